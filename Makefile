@@ -1,0 +1,40 @@
+# The README's commands. `make run` and `make test` set everything up on a fresh machine
+# (Python 3.10+, Java 17 or 21, pip): the virtual environment, the project, its test tools.
+
+PYTHON   ?= python3
+VENV     ?= .venv
+BIN      := $(VENV)/bin
+STAMP    := $(VENV)/.sparkkit-installed
+JOB      ?= wordcount
+DURATION ?= 60s
+ARGS     ?=
+PYTEST_ARGS ?=
+
+export PYSPARK_PYTHON        := $(abspath $(BIN)/python)
+export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
+
+.PHONY: install run test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run JOB (default wordcount) on local[*] for DURATION (0 = until Ctrl-C)
+run: $(STAMP)
+	$(BIN)/sparkkit run $(JOB) --duration $(DURATION) $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check sparkkit jobs tests
+	$(BIN)/ruff format --check sparkkit jobs tests
+	$(BIN)/mypy
+
+## the whole suite: lint, then unit, integration (local[2]) and recovery tests
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

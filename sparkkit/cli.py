@@ -1,0 +1,180 @@
+"""The ``sparkkit`` command: ``run JOB``, ``jobs``, ``checkpoint inspect|reset``.
+
+Every error sparkkit raises on purpose ends the command with one line on stderr and its exit
+code (2 for configuration), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+
+from sparkkit import __version__
+from sparkkit.config import OPTIONS, load_config, unknown_option
+from sparkkit.errors import SparkkitError, UnknownOptionError
+from sparkkit.jobs import JOBS, get_job
+
+
+def job_parser(job_name: str, prog: str) -> argparse.ArgumentParser:
+    """The option parser of one job: the common options plus the job's own."""
+    job = get_job(job_name)
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=f"{job.name}: {job.summary}",
+        allow_abbrev=False,
+        epilog="Options may also come from SPARKKIT_<OPTION> environment variables and conf/jobs/"
+        f"{job.name}.toml; flags win over the environment, which wins over the file.",
+    )
+    for name in job.options:
+        spec = OPTIONS[name]
+        parser.add_argument(
+            spec.flag,
+            dest=name,
+            metavar=name.split("_")[-1].upper(),
+            help=spec.help,
+            action="append" if spec.many else "store",
+        )
+    return parser
+
+
+def run_job_main(job_name: str, argv: Sequence[str], prog: str | None = None) -> int:
+    """Parse a job's options, run it, print its summary; the exit code."""
+    from sparkkit.runner import run
+
+    try:
+        job = get_job(job_name)
+        parser = job_parser(job_name, prog or f"sparkkit run {job_name}")
+        args, unknown = parser.parse_known_args(list(argv))
+        if unknown:
+            bad = unknown[0].split("=", 1)[0]
+            if not bad.startswith("--"):
+                raise UnknownOptionError(
+                    bad, None, "command line", "unexpected argument; options take the form --name VALUE"
+                )
+            raise unknown_option(
+                bad,
+                bad[2:].replace("-", "_"),
+                job.options,
+                "command line",
+                lambda n: OPTIONS[n].flag,
+                job.name,
+            )
+        config = load_config(job_name, job.options, vars(args))
+        stats = run(config)
+    except SparkkitError as exc:
+        return fail(exc)
+    print(f"[sparkkit] stopped {stats.summary()}", flush=True)
+    return 0
+
+
+def fail(exc: SparkkitError) -> int:
+    print(f"sparkkit: error: {exc}", file=sys.stderr, flush=True)
+    return exc.exit_code
+
+
+def _cmd_jobs(args: argparse.Namespace) -> int:
+    width = max(len(name) for name in JOBS)
+    for name, job in JOBS.items():
+        print(f"{name.ljust(width)}  {job.summary}")
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from sparkkit.checkpoint import inspect
+
+    info = inspect(args.directory)
+    if args.json:
+        print(json.dumps(info, indent=2, sort_keys=True))
+        return 0
+    manifest = info["manifest"]
+    print(f"checkpoint: {info['path']}")
+    print(f"job:        {manifest['job']} (--api {manifest['api']})")
+    print(f"written by: sparkkit {manifest['sparkkit_version']}, Spark {manifest['spark_version']}")
+    print("state-shaping options:")
+    for name, value in sorted(manifest["state"].items()):
+        print(f"  --{name.replace('_', '-')}: {value}")
+    last = info.get("last_written_batch")
+    if last:
+        when = datetime.fromtimestamp(last["batch_time_ms"] / 1000).isoformat(sep=" ")
+        batch_id = f", batch id {last['batch_id']}" if last.get("batch_id") is not None else ""
+        print(f"last written batch: {when}{batch_id}, {last['rows']} rows")
+    else:
+        print("last written batch: none")
+    if "last_committed_batch_id" in info:
+        print(f"last committed batch id (Spark): {info['last_committed_batch_id']}")
+    if info.get("last_checkpoint_time_ms"):
+        when = datetime.fromtimestamp(info["last_checkpoint_time_ms"] / 1000).isoformat(sep=" ")
+        print(f"last checkpointed batch time (Spark): {when}")
+    return 0
+
+
+def _cmd_reset(args: argparse.Namespace) -> int:
+    from sparkkit.checkpoint import reset
+
+    print(f"removed {reset(args.directory, force=args.force)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sparkkit", description="Build, run and test PySpark streaming jobs."
+    )
+    parser.add_argument("--version", action="version", version=f"sparkkit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="run a job",
+        add_help=False,
+        description="Run a job; `sparkkit run JOB --help` lists its options.",
+    )
+    run.add_argument("job", metavar="JOB", help=f"one of: {', '.join(JOBS)}")
+    run.add_argument("options", nargs=argparse.REMAINDER, help="the job's options")
+
+    jobs = commands.add_parser("jobs", help="list the jobs", description="List the jobs.")
+    jobs.set_defaults(func=_cmd_jobs)
+
+    checkpoint = commands.add_parser(
+        "checkpoint",
+        help="inspect or reset a checkpoint",
+        description="Inspect or reset a job's checkpoint (ROOT/JOB/QUERY).",
+    )
+    actions = checkpoint.add_subparsers(dest="action", required=True, metavar="ACTION")
+    inspect_cmd = actions.add_parser(
+        "inspect",
+        help="print the manifest and the last completed batch",
+        description="Print a checkpoint's manifest and last completed batch.",
+    )
+    inspect_cmd.add_argument(
+        "directory", metavar="DIR", help="the query checkpoint directory, ROOT/JOB/QUERY"
+    )
+    inspect_cmd.add_argument("--json", action="store_true", help="print JSON")
+    inspect_cmd.set_defaults(func=_cmd_inspect)
+    reset_cmd = actions.add_parser("reset", help="delete a checkpoint", description="Delete a checkpoint.")
+    reset_cmd.add_argument("directory", metavar="DIR", help="the query checkpoint directory, ROOT/JOB/QUERY")
+    reset_cmd.add_argument("--force", action="store_true", help="delete even without a sparkkit manifest")
+    reset_cmd.set_defaults(func=_cmd_reset)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if argv[:1] == ["run"] and len(argv) > 1 and argv[1] in ("-h", "--help"):
+        parser.parse_args(["run", "--help"])
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return run_job_main(args.job, args.options)
+        return int(args.func(args))
+    except SparkkitError as exc:
+        return fail(exc)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,313 @@
+"""Typed job configuration: defaults < ``conf/jobs/<job>.toml`` < ``SPARKKIT_*`` environment < CLI.
+
+Everything is parsed and validated here, before Spark starts, so a bad value fails in a
+fraction of a second with one message naming the option, the value and what is accepted.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from sparkkit.addresses import Address, parse_sink, parse_source
+from sparkkit.duration import ACCEPTED as DURATION_ACCEPTED
+from sparkkit.duration import Duration
+from sparkkit.errors import ConfigError, UnknownOptionError
+
+APIS = ("dstream", "structured")
+ENV_PREFIX = "SPARKKIT_"
+ONE_SECOND = Duration(1000)
+ZERO = Duration(0)
+POSITIVE_DURATION = "a duration > 0 such as 500ms, 10s, 2m or 1h"
+#: Environment variables with the prefix that are not job options.
+RESERVED_ENV = frozenset({"SPARKKIT_CONF_DIR"})
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One configuration option: its name, how a string becomes a value, and its help."""
+
+    name: str
+    parse: Callable[[Any], Any]
+    help: str
+    accepted: str
+    many: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = str(value).strip().lower()
+        if text not in choices:
+            raise ValueError(text)
+        return text
+
+    return parse
+
+
+def _text(value: Any) -> str:
+    text = str(value).strip()
+    if not text:
+        raise ValueError("empty")
+    return text
+
+
+def _positive_duration(value: Any) -> Duration:
+    duration = Duration.parse(value)
+    if duration.ms <= 0:
+        raise ValueError("must be positive")
+    return duration
+
+
+def _path(value: Any) -> str:
+    return os.path.abspath(_text(value))
+
+
+OPTIONS: dict[str, OptionSpec] = {
+    spec.name: spec
+    for spec in (
+        OptionSpec("api", _choice(*APIS), "streaming engine", "dstream or structured"),
+        OptionSpec(
+            "master",
+            _text,
+            "Spark master URL (default local[*])",
+            "a master URL such as local[*] or spark://HOST:7077",
+        ),
+        OptionSpec("app_name", _text, "Spark application name", "a non-empty name"),
+        OptionSpec(
+            "source",
+            parse_source,
+            "input address; repeat for several streams",
+            "an address such as generator://NAME?rate=N",
+            many=True,
+        ),
+        OptionSpec(
+            "sink", parse_sink, "output address", "console://, json:///DIR, parquet:///DIR or memory://NAME"
+        ),
+        OptionSpec("batch_interval", _positive_duration, "micro-batch interval", POSITIVE_DURATION),
+        OptionSpec(
+            "checkpoint",
+            _path,
+            "checkpoint root directory (state lives in ROOT/JOB/QUERY)",
+            "a directory path",
+        ),
+        OptionSpec(
+            "checkpoint_interval",
+            _positive_duration,
+            "DStream state checkpoint interval (default 5x batch interval)",
+            POSITIVE_DURATION,
+        ),
+        OptionSpec(
+            "duration",
+            Duration.parse,
+            "stop gracefully after this long (0 = run until Ctrl-C)",
+            DURATION_ACCEPTED,
+        ),
+        OptionSpec("window", _positive_duration, "window length", POSITIVE_DURATION),
+        OptionSpec(
+            "slide",
+            _positive_duration,
+            "window slide (default: the window, a tumbling window)",
+            POSITIVE_DURATION,
+        ),
+    )
+}
+
+#: Options every job accepts.
+COMMON_OPTIONS = (
+    "api",
+    "master",
+    "app_name",
+    "source",
+    "sink",
+    "batch_interval",
+    "checkpoint",
+    "checkpoint_interval",
+    "duration",
+)
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """A job's validated configuration. ``origins`` says where each value came from."""
+
+    job: str
+    api: str = "structured"
+    master: str | None = None
+    app_name: str | None = None
+    source: tuple[Address, ...] = ()
+    sink: Address = field(default_factory=lambda: parse_sink("console://"))
+    batch_interval: Duration = ONE_SECOND
+    checkpoint: str | None = None
+    checkpoint_interval: Duration | None = None
+    duration: Duration = ZERO
+    window: Duration | None = None
+    slide: Duration | None = None
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def effective_checkpoint_interval(self) -> Duration:
+        return self.checkpoint_interval or self.batch_interval * 5
+
+    @property
+    def effective_slide(self) -> Duration | None:
+        return self.slide or self.window
+
+    def with_values(self, **values: Any) -> JobConfig:
+        return replace(self, **values)
+
+    def describe(self, name: str) -> str:
+        """The value of option ``name`` as the user would write it."""
+        value = getattr(self, name)
+        if isinstance(value, tuple):
+            return " ".join(str(v) for v in value)
+        return "" if value is None else str(value)
+
+
+def find_conf_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``SPARKKIT_CONF_DIR``, else ``./conf`` when it holds sparkkit configuration, else the bundled one."""
+    env = os.environ if env is None else env
+    if env.get("SPARKKIT_CONF_DIR"):
+        return Path(env["SPARKKIT_CONF_DIR"]).resolve()
+    local = Path.cwd() / "conf"
+    if (local / "spark-defaults.conf").is_file() or (local / "jobs").is_dir():
+        return local.resolve()
+    package = Path(__file__).resolve().parent
+    bundled = package / "_conf"
+    return bundled if bundled.is_dir() else package.parent / "conf"
+
+
+def closest(name: str, candidates: Collection[str]) -> str | None:
+    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def unknown_option(
+    raw: str, key: str, accepted: Collection[str], origin: str, style: Callable[[str], str], job: str = ""
+) -> UnknownOptionError:
+    """The error for option ``key`` (spelt ``raw``): the closest accepted name, or which job lacks it."""
+    guess = closest(key, accepted)
+    known = closest(key, OPTIONS)
+    if known is not None and known not in accepted and guess is None:
+        return UnknownOptionError(
+            raw, None, origin, f"{style(known)} is not an option of {job or 'this job'}"
+        )
+    return UnknownOptionError(raw, style(guess) if guess else None, origin)
+
+
+def _flag(name: str) -> str:
+    return OPTIONS[name].flag
+
+
+def _env_name(name: str) -> str:
+    return OPTIONS[name].env
+
+
+def _layers(
+    job: str,
+    accepted: Collection[str],
+    cli: Mapping[str, Any],
+    env: Mapping[str, str],
+    conf_dir: Path,
+) -> dict[str, tuple[Any, str]]:
+    """Raw values with their origin, later layers overriding earlier ones."""
+    raw: dict[str, tuple[Any, str]] = {}
+    toml_path = conf_dir / "jobs" / f"{job}.toml"
+    if toml_path.is_file():
+        try:
+            data = tomllib.loads(toml_path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(str(toml_path), "", f"not valid TOML: {exc}") from None
+        for key, value in data.items():
+            name = key.replace("-", "_")
+            if name not in accepted:
+                raise unknown_option(key, name, accepted, str(toml_path), lambda n: n, job)
+            raw[name] = (value, str(toml_path))
+    for var, value in env.items():
+        if not var.startswith(ENV_PREFIX) or var in RESERVED_ENV:
+            continue
+        name = var[len(ENV_PREFIX) :].lower()
+        if name not in accepted:
+            raise unknown_option(var, name, accepted, "environment", _env_name, job)
+        raw[name] = (value.split() if OPTIONS[name].many else value, var)
+    for name, value in cli.items():
+        if value is None:
+            continue
+        if name not in accepted:
+            raise unknown_option(
+                _flag(name) if name in OPTIONS else name, name, accepted, "command line", _flag, job
+            )
+        raw[name] = (value, "command line")
+    return raw
+
+
+def load_config(
+    job: str,
+    accepted: Collection[str] = COMMON_OPTIONS,
+    cli: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    conf_dir: Path | None = None,
+) -> JobConfig:
+    """Build a :class:`JobConfig` from every layer and validate it; raise :class:`ConfigError`."""
+    env = os.environ if env is None else env
+    conf_dir = find_conf_dir(env) if conf_dir is None else conf_dir
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for name, (value, origin) in _layers(job, accepted, cli or {}, env, conf_dir).items():
+        spec = OPTIONS[name]
+        items = list(value) if spec.many and isinstance(value, (list, tuple)) else [value]
+        if spec.many and not items:
+            raise ConfigError(spec.flag, "", f"expected at least one: {spec.accepted}", origin)
+        parsed = []
+        for item in items:
+            try:
+                parsed.append(spec.parse(item))
+            except ConfigError as exc:
+                raise ConfigError(spec.flag, item, exc.accepted, origin) from None
+            except (ValueError, TypeError):
+                raise ConfigError(spec.flag, item, f"expected {spec.accepted}", origin) from None
+        values[name] = tuple(parsed) if spec.many else parsed[0]
+        origins[name] = origin
+    config = JobConfig(job=job, origins=origins, **values)
+    validate(config)
+    return config
+
+
+def validate(config: JobConfig) -> None:
+    """Cross-option rules that hold for every job."""
+    bi = config.batch_interval
+
+    def fail(name: str, accepted: str) -> ConfigError:
+        return ConfigError(_flag(name), config.describe(name), accepted, config.origins.get(name, ""))
+
+    if config.slide is not None and config.window is None:
+        raise fail("slide", "a slide needs a --window")
+    slide = config.effective_slide
+    if config.window is not None and slide is not None and config.window < slide:
+        raise fail("window", f"must be at least the slide ({config.effective_slide})")
+    if config.api == "dstream":
+        for name in ("window", "slide", "checkpoint_interval"):
+            value = getattr(config, name)
+            if value is not None and not value.is_multiple_of(bi):
+                lower = Duration(value.ms // bi.ms * bi.ms)
+                near = [str(d) for d in (lower, Duration(lower.ms + bi.ms)) if d.ms > 0]
+                raise fail(
+                    name,
+                    f"must be a multiple of --batch-interval {bi} for --api dstream, "
+                    f"e.g. {' or '.join(near)}",
+                )
+    if config.checkpoint_interval is not None and config.checkpoint is None:
+        raise fail("checkpoint_interval", "needs --checkpoint DIR")

@@ -1,0 +1,68 @@
+"""Exception types: one per kind of failure, so callers can catch what they can handle."""
+
+from __future__ import annotations
+
+
+class SparkkitError(Exception):
+    """Base class of every error sparkkit raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(SparkkitError):
+    """A configuration value is not accepted; raised before Spark starts.
+
+    Parameters
+    ----------
+    option : str
+        The option as the user spells it (``--window``, ``SPARKKIT_WINDOW``, ...).
+    value : object
+        The rejected value.
+    accepted : str
+        What would be accepted, in words.
+    origin : str, optional
+        Where the value came from (a file, the environment, the command line).
+    """
+
+    exit_code = 2
+
+    def __init__(self, option: str, value: object, accepted: str, origin: str = "") -> None:
+        self.option = option
+        self.value = value
+        self.accepted = accepted
+        self.origin = origin
+        where = f" (from {origin})" if origin else ""
+        super().__init__(f"{option}={value!s}{where}: {accepted}")
+
+
+class UnknownOptionError(ConfigError):
+    """An option name that no job accepts; names the closest valid one."""
+
+    def __init__(self, option: str, suggestion: str | None, origin: str = "", hint: str = "") -> None:
+        hint = hint or (f"did you mean {suggestion}?" if suggestion else "see --help for the options")
+        self.option = option
+        self.value = ""
+        self.accepted = f"unknown option; {hint}"
+        self.origin = origin
+        where = f" (from {origin})" if origin else ""
+        SparkkitError.__init__(self, f"unknown option {option}{where}: {hint}")
+
+
+class AddressError(ConfigError):
+    """A source or sink address string that cannot be parsed or is not supported."""
+
+
+class CheckpointMismatchError(SparkkitError):
+    """A restart whose state-shaping options differ from those the checkpoint was written with."""
+
+    exit_code = 2
+
+
+class CheckpointError(SparkkitError):
+    """A checkpoint directory that is missing, foreign or unreadable."""
+
+    exit_code = 2
+
+
+class HarnessTimeoutError(SparkkitError):
+    """The test harness waited longer than allowed for a batch to complete."""

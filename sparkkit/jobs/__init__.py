@@ -1,0 +1,23 @@
+"""The ready jobs, by name."""
+
+from __future__ import annotations
+
+from sparkkit.config import closest
+from sparkkit.errors import ConfigError
+from sparkkit.jobs.base import Job, StructuredPlan
+from sparkkit.jobs.wordcount import WordCount
+
+JOBS: dict[str, Job] = {job.name: job for job in (WordCount(),)}
+
+
+def get_job(name: str) -> Job:
+    """The job called ``name``; raises :class:`ConfigError` naming the closest job otherwise."""
+    try:
+        return JOBS[name]
+    except KeyError:
+        guess = closest(name, JOBS)
+        hint = f"did you mean {guess}? " if guess else ""
+        raise ConfigError("JOB", name, f"{hint}jobs: {', '.join(JOBS)}") from None
+
+
+__all__ = ["JOBS", "Job", "StructuredPlan", "WordCount", "get_job"]

@@ -1,0 +1,221 @@
+"""Run a job: validate everything, start Spark, wire sources -> job -> sink, stop on time.
+
+All checks that need no Spark (configuration, addresses, the checkpoint manifest) happen in
+:func:`prepare`, so a bad run fails in well under a second, before the JVM starts.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from functools import reduce
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sparkkit import __version__
+from sparkkit.checkpoint import CheckpointLayout, Manifest, check_restart, write_manifest
+from sparkkit.config import JobConfig
+from sparkkit.errors import ConfigError, SparkkitError
+from sparkkit.jobs import Job, get_job
+from sparkkit.output import BatchWriter
+from sparkkit.progress import RunStats, reset_stats
+from sparkkit.session import build_streaming_context, session_for
+from sparkkit.sinks import Sink, sink_for
+from sparkkit.sources import Source, SourceContext, source_for
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.streaming import DStream, StreamingContext
+
+
+class JobFailedError(SparkkitError):
+    """The streaming job stopped with an error."""
+
+
+@dataclass
+class Prepared:
+    """A validated run, ready to start: no Spark object yet."""
+
+    config: JobConfig
+    job: Job
+    sources: list[Source]
+    sink: Sink
+    layout: CheckpointLayout | None
+    manifest: Manifest | None
+
+    @property
+    def run_key(self) -> str:
+        return f"{self.job.name}/{self.config.api}"
+
+
+def state_options(job: Job, config: JobConfig) -> dict[str, str]:
+    """The options a checkpoint must be restarted with, as strings.
+
+    A DStream checkpoint restores the whole graph (sources, sink, batch and checkpoint
+    intervals) and ignores the new values; Structured state is keyed by source and operator.
+    """
+    names = ["source", *job.state_options]
+    if config.api == "dstream":
+        names += ["sink", "batch_interval", "checkpoint_interval"]
+    values = {name: config.describe(name) for name in names}
+    if config.api == "dstream":
+        values["checkpoint_interval"] = str(config.effective_checkpoint_interval)
+    return values
+
+
+def prepare(config: JobConfig) -> Prepared:
+    """Everything that can be checked before Spark starts; raises ConfigError and friends."""
+    job = get_job(config.job)
+    if not config.source:
+        raise ConfigError(
+            "--source", "", "at least one source address is needed, e.g. --source generator://words?rate=10"
+        )
+    sources = [source_for(address) for address in config.source]
+    for source in sources:
+        source.check()
+        if source.record_format != job.input_format:
+            raise ConfigError(
+                "--source",
+                source.address.raw,
+                f"{job.name} reads {job.input_format} records; this source gives {source.record_format}",
+            )
+    job.check(config)
+    sink = sink_for(config.sink)
+    layout = manifest = None
+    if config.checkpoint:
+        import pyspark
+
+        layout = CheckpointLayout(Path(config.checkpoint), job.name)
+        manifest = Manifest(
+            job.name, config.api, state_options(job, config), __version__, pyspark.__version__
+        )
+        check_restart(layout, manifest)
+    return Prepared(config, job, sources, sink, layout, manifest)
+
+
+class Run:
+    """A started job. ``stop()`` may be called from another thread (or a signal handler)."""
+
+    def __init__(self, prepared: Prepared, spark: SparkSession) -> None:
+        self.prepared = prepared
+        self.spark = spark
+        self.stats: RunStats = reset_stats(prepared.run_key)
+        self._tmp: str | None = None
+        self._ssc: StreamingContext | None = None
+        self._query: Any = None
+        self._stopped = threading.Event()
+
+    def _state_dir(self) -> Path:
+        if self.prepared.layout is not None:
+            return self.prepared.layout.meta / "sources"
+        self._tmp = tempfile.mkdtemp(prefix="sparkkit-")
+        return Path(self._tmp)
+
+    def _writer(self, per_batch: Any = None) -> BatchWriter:
+        p = self.prepared
+        return BatchWriter(
+            p.sink, p.job.output_schema(), p.run_key, p.layout, p.job.has_batch_time, per_batch
+        )
+
+    def _build_dstream_graph(self) -> StreamingContext:
+        p = self.prepared
+        ssc = build_streaming_context(self.spark, p.config.batch_interval.seconds)
+        ctx = SourceContext(self._state_dir(), p.config.batch_interval)
+        streams: list[DStream[Any]] = [source.dstream(ssc, ctx) for source in p.sources]
+        stream = streams[0] if len(streams) == 1 else ssc.union(*streams)
+        p.job.dstream(stream, p.config).foreachRDD(self._writer().dstream_batch)
+        if p.layout is not None:
+            ssc.checkpoint(str(p.layout.path))
+        return ssc
+
+    def start(self) -> Run:
+        p = self.prepared
+        if p.config.api == "dstream":
+            if p.layout is not None:
+                from pyspark.streaming import StreamingContext
+
+                self._ssc = StreamingContext.getOrCreate(str(p.layout.path), self._build_dstream_graph)
+            else:
+                self._ssc = self._build_dstream_graph()
+            self._ssc.start()
+        else:
+            self._query = self._start_structured()
+        if p.layout is not None and p.manifest is not None:
+            write_manifest(p.layout, p.manifest)
+        return self
+
+    def _start_structured(self) -> Any:
+        p = self.prepared
+        ctx = SourceContext(self._state_dir(), p.config.batch_interval)
+        frames: list[DataFrame] = [source.structured(self.spark, ctx) for source in p.sources]
+        stream = reduce(lambda a, b: a.unionByName(b), frames)
+        plan = p.job.structured(stream, p.config)
+        writer = (
+            plan.stream.writeStream.outputMode(plan.output_mode)
+            .foreachBatch(self._writer(plan.per_batch).structured_batch)
+            .trigger(processingTime=f"{p.config.batch_interval.ms} milliseconds")
+            .queryName(f"{p.job.name}_{p.layout.query if p.layout else 'main'}")
+        )
+        if p.layout is not None:
+            writer = writer.option("checkpointLocation", str(p.layout.path))
+        return writer.start()
+
+    def await_end(self, timeout: float | None = None) -> None:
+        """Wait until the job ends by itself, fails, or ``timeout`` seconds pass."""
+        try:
+            if self._ssc is not None:
+                if timeout:
+                    self._ssc.awaitTerminationOrTimeout(timeout)  # type: ignore[arg-type]
+                else:
+                    self._ssc.awaitTermination()
+            elif self._query is not None:
+                if timeout:
+                    self._query.awaitTermination(timeout)
+                else:
+                    self._query.awaitTermination()
+        except Exception as exc:
+            if not self._stopped.is_set():
+                raise JobFailedError(f"{self.prepared.run_key} failed: {first_line(exc)}") from exc
+
+    def process_all_available(self) -> None:
+        """Structured only: block until every input available now is processed and written."""
+        if self._query is None:
+            raise SparkkitError("process_all_available() needs a started --api structured run")
+        self._query.processAllAvailable()
+
+    def stop(self, graceful: bool = True) -> None:
+        """Stop: gracefully, a DStream finishes the batches it has received; a query stops between batches."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        if self._ssc is not None:
+            self._ssc.stop(stopSparkContext=False, stopGraceFully=graceful)
+        if self._query is not None:
+            self._query.stop()
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first meaningful line of a (possibly Java) exception's message."""
+    for line in str(exc).splitlines():
+        line = line.strip()
+        if line and not line.startswith(("An error occurred while calling", "Traceback")):
+            return line
+    return type(exc).__name__
+
+
+def run(config: JobConfig, spark: SparkSession | None = None) -> RunStats:
+    """Run a job for ``config.duration`` (forever when 0, until Ctrl-C) and return its statistics."""
+    prepared = prepare(config)
+    spark = spark or session_for(config)
+    job_run = Run(prepared, spark).start()
+    try:
+        job_run.await_end(config.duration.seconds or None)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        job_run.stop()
+    return job_run.stats

@@ -1,0 +1,70 @@
+"""SparkSession and StreamingContext builders: one place where Spark is configured and started."""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sparkkit.config import JobConfig, find_conf_dir
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+    from pyspark.streaming import StreamingContext
+
+
+def prepare_environment(conf_dir: Path | None = None) -> None:
+    """Set what the JVM launch and the Python workers need, unless the user already set it.
+
+    ``PYSPARK_PYTHON``/``PYSPARK_DRIVER_PYTHON`` become this interpreter (the one with sparkkit
+    installed) and ``SPARK_CONF_DIR`` the sparkkit conf directory, whose ``spark-defaults.conf``
+    and ``log4j2.properties`` the launcher reads.
+    """
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", os.environ["PYSPARK_PYTHON"])
+    conf_dir = conf_dir or find_conf_dir()
+    if (conf_dir / "spark-defaults.conf").is_file():
+        os.environ.setdefault("SPARK_CONF_DIR", str(conf_dir))
+
+
+def launched_by_spark_submit() -> bool:
+    """True inside a driver that ``spark-submit`` started (the JVM is already up)."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def build_spark_session(
+    app_name: str,
+    master: str | None = None,
+    conf: Mapping[str, str] | None = None,
+) -> SparkSession:
+    """Get or create the process's SparkSession.
+
+    ``master`` defaults to ``local[*]``, except under ``spark-submit``, whose ``--master`` wins.
+    """
+    prepare_environment()
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app_name)
+    if master:
+        builder = builder.master(master)
+    elif not launched_by_spark_submit():
+        builder = builder.master("local[*]")
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def session_for(config: JobConfig) -> SparkSession:
+    return build_spark_session(config.app_name or f"sparkkit-{config.job}", config.master)
+
+
+def build_streaming_context(spark: SparkSession, batch_interval_seconds: float) -> StreamingContext:
+    """A StreamingContext on the session's SparkContext, without the deprecation warning noise."""
+    from pyspark.streaming import StreamingContext
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return StreamingContext(spark.sparkContext, batch_interval_seconds)  # type: ignore[arg-type]

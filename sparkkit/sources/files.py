@@ -1,0 +1,201 @@
+"""``file:///DIR?format=text|json|csv``: files that appear in a directory, each read exactly once.
+
+Files must arrive atomically (written elsewhere, then renamed into DIR); names starting with
+``.`` or ``_`` are ignored, as Spark does. Files already in DIR at the first start are read too,
+in both APIs (``textFileStream`` alone would skip them, and would also skip a moved-in file whose
+modification time is old). The DStream form plans each batch's files on the driver by name and
+appends the plan to a log in the checkpoint *before* the batch runs, so a batch re-run after a
+crash reads the same files, and no file is read by two batches.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sparkkit.errors import ConfigError
+from sparkkit.sources.base import Source, SourceContext
+from sparkkit.sources.ticker import planned_stream
+
+if TYPE_CHECKING:
+    from pyspark import RDD
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.streaming import DStream, StreamingContext
+
+_OWN_PARAMS = ("format", "schema")
+
+
+def batch_ms(time: datetime) -> int:
+    """A DStream batch time (a naive local datetime from PySpark) as epoch milliseconds."""
+    return round(time.timestamp() * 1000)
+
+
+def is_visible(name: str) -> bool:
+    return not name.startswith((".", "_"))
+
+
+def list_files(directory: Path) -> list[str]:
+    """Visible regular files in ``directory``, as absolute paths, sorted."""
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return []
+    return sorted(e.path for e in entries if is_visible(e.name) and e.is_file())
+
+
+class DirectoryPlanner:
+    """Decides, on the driver, which new files each DStream batch reads; logs it before use.
+
+    Picklable (it is part of the DStream graph saved in the checkpoint); the in-memory index of
+    files already planned is rebuilt from the log after unpickling.
+    """
+
+    def __init__(self, directory: str, log_path: str, max_files: int | None = None) -> None:
+        self.directory = directory
+        self.log_path = log_path
+        self.max_files = max_files
+        self._plans: dict[int, list[str]] | None = None
+        self._seen: set[str] = set()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"directory": self.directory, "log_path": self.log_path, "max_files": self.max_files}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["directory"], state["log_path"], state["max_files"])  # type: ignore[misc]
+
+    def _load(self) -> dict[int, list[str]]:
+        if self._plans is None:
+            self._plans = {}
+            try:
+                with open(self.log_path) as fh:
+                    for line in fh:
+                        try:
+                            entry = json.loads(line)
+                        except ValueError:
+                            continue  # a torn last line: that batch never ran, plan it again
+                        self._plans[entry["batch"]] = entry["files"]
+                        self._seen.update(entry["files"])
+            except FileNotFoundError:
+                pass
+        return self._plans
+
+    def files_for(self, batch: int) -> list[str]:
+        """The files batch ``batch`` (epoch ms) reads: the logged plan, or the new files now."""
+        plans = self._load()
+        if batch in plans:
+            return plans[batch]
+        new = [f for f in list_files(Path(self.directory)) if f not in self._seen][: self.max_files]
+        if new:
+            Path(self.log_path).parent.mkdir(parents=True, exist_ok=True)
+            with open(self.log_path, "a") as fh:
+                fh.write(json.dumps({"batch": batch, "files": new}) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            plans[batch] = new
+            self._seen.update(new)
+        return new
+
+
+def decode_lines(data: bytes) -> str:
+    """UTF-8 with replacement characters, as Spark's own text source reads bytes."""
+    return data.decode("utf-8", "replace")
+
+
+def parse_json_line(line: str) -> dict[str, Any]:
+    """One JSON object per line; anything else becomes ``_corrupt_record``, as in Spark's PERMISSIVE mode."""
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return {"_corrupt_record": line}
+    return value if isinstance(value, dict) else {"_corrupt_record": line}
+
+
+class _FileReader:
+    """The per-batch transform: plan the batch's files and read them as one RDD."""
+
+    def __init__(self, planner: DirectoryPlanner, fmt: str, header: bool) -> None:
+        self.planner = planner
+        self.fmt = fmt
+        self.header = header
+
+    def __call__(self, time: datetime, tick: RDD[Any]) -> RDD[Any]:
+        sc = tick.context
+        files = self.planner.files_for(batch_ms(time))
+        if not files:
+            return sc.emptyRDD()
+        parts = [sc.textFile(path, use_unicode=False).map(decode_lines) for path in files]  # type: ignore[arg-type]
+        if self.fmt == "csv" and self.header:
+            parts = [rdd.mapPartitionsWithIndex(_drop_first_line) for rdd in parts]
+        lines = sc.union(parts) if len(parts) > 1 else parts[0]
+        if self.fmt == "json":
+            return lines.filter(lambda s: s.strip() != "").map(parse_json_line)
+        if self.fmt == "csv":
+            return lines.map(lambda s: next(csv.reader([s]), []))
+        return lines
+
+
+def _drop_first_line(index: int, lines: Any) -> Any:
+    if index == 0:
+        next(lines, None)
+    return lines
+
+
+class FileSource(Source):
+    """New files in a directory, text lines or parsed JSON/CSV records."""
+
+    scheme = "file"
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.address.path)
+
+    @property
+    def record_format(self) -> str:
+        return self.address.params["format"]
+
+    @property
+    def max_files(self) -> int | None:
+        """``maxFilesPerTrigger``: at most this many new files per batch (DStreams take them by name)."""
+        text = self.address.params.get("maxFilesPerTrigger")
+        return int(text) if text else None
+
+    def reader_options(self) -> dict[str, str]:
+        return {k: v for k, v in self.address.params.items() if k not in _OWN_PARAMS}
+
+    def check(self) -> None:
+        text = self.address.params.get("maxFilesPerTrigger")
+        if text is not None and (not text.isdigit() or int(text) < 1):
+            raise ConfigError("--source", self.address.raw, "maxFilesPerTrigger must be a whole number >= 1")
+        if (
+            self.record_format != "text"
+            and "schema" not in self.address.params
+            and not list_files(self.directory)
+        ):
+            raise ConfigError(
+                "--source",
+                self.address.raw,
+                f"format={self.record_format} needs ?schema=DDL (e.g. schema=word STRING, n INT) "
+                "while the directory holds no file to infer it from",
+            )
+
+    def dstream(self, ssc: StreamingContext, ctx: SourceContext) -> DStream[Any]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        state = ctx.state_dir / self.name
+        planner = DirectoryPlanner(str(self.directory), str(state / "plans.jsonl"), self.max_files)
+        header = self.address.params.get("header", "false").lower() == "true"
+        return planned_stream(ssc, state, _FileReader(planner, self.record_format, header))
+
+    def structured(self, spark: SparkSession, ctx: SourceContext) -> DataFrame:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        reader = spark.readStream.format(self.record_format).options(**self.reader_options())
+        schema = self.address.params.get("schema")
+        if schema:
+            reader = reader.schema(schema)
+        elif self.record_format != "text":
+            sample = spark.read.format(self.record_format).options(**self.reader_options())
+            reader = reader.schema(sample.load(str(self.directory)).schema)
+        return reader.load(str(self.directory))

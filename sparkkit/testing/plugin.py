@@ -1,0 +1,67 @@
+"""The sparkkit pytest plugin (entry point ``pytest11``): Spark fixtures and the stream harness.
+
+One SparkSession is shared by the whole test session (starting one costs seconds and a process
+may only have one SparkContext); each test gets a fresh checkpoint directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from sparkkit.session import build_spark_session, build_streaming_context
+from sparkkit.testing.harness import StreamHarness
+from sparkkit.testing.servers import LineServer
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+    from pyspark.streaming import StreamingContext
+
+TEST_CONF = {
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.session.timeZone": "UTC",
+}
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    """A local[2] SparkSession for the whole test session: small shuffles, no UI."""
+    session = build_spark_session("sparkkit-tests", "local[2]", TEST_CONF)
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def streaming_context(spark: SparkSession) -> Iterator[StreamingContext]:
+    """A StreamingContext (1 s batches) on the shared SparkContext, stopped after the test."""
+    ssc = build_streaming_context(spark, 1.0)
+    yield ssc
+    ssc.stop(stopSparkContext=False, stopGraceFully=False)
+
+
+@pytest.fixture
+def checkpoint_dir(tmp_path: Path) -> Path:
+    """A fresh, empty checkpoint root for this test."""
+    path = tmp_path / "checkpoint"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def stream_harness(spark: SparkSession, tmp_path: Path) -> StreamHarness:
+    """Feeds scripted batches to a job in either API; see :class:`StreamHarness`."""
+    return StreamHarness(spark, tmp_path / "harness")
+
+
+@pytest.fixture
+def line_server() -> Iterator[LineServer]:
+    """A TCP server on 127.0.0.1 serving the lines a test sends to every client."""
+    with LineServer() as server:
+        yield server
