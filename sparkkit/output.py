@@ -74,7 +74,7 @@ class BatchWriter:
         if self.layout is not None:
             record_batch(self.layout, batch.time_ms, batch.batch_id, rows)
         stats_for(self.run_key).record(batch.key, rows)
-        if self.sink.address.scheme != "console":
+        if self.sink.reports_progress:
             print(
                 f"[sparkkit] batch {batch.key}: {rows} rows -> {self.sink.address}",
                 file=sys.stderr,

@@ -7,6 +7,7 @@ All checks that need no Spark (configuration, addresses, the checkpoint manifest
 from __future__ import annotations
 
 import shutil
+import signal
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -186,13 +187,15 @@ class Run:
         self._query.processAllAvailable()
 
     def stop(self, graceful: bool = True) -> None:
-        """Stop: gracefully, a DStream finishes the batches it has received; a query stops between batches."""
+        """Stop; gracefully, a DStream finishes the batches it has received and a query the input available."""
         if self._stopped.is_set():
             return
         self._stopped.set()
         if self._ssc is not None:
             self._ssc.stop(stopSparkContext=False, stopGraceFully=graceful)
         if self._query is not None:
+            if graceful and self._query.isActive:
+                self._query.processAllAvailable()
             self._query.stop()
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)
@@ -212,10 +215,22 @@ def run(config: JobConfig, spark: SparkSession | None = None) -> RunStats:
     prepared = prepare(config)
     spark = spark or session_for(config)
     job_run = Run(prepared, spark).start()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if _on_main_thread() else None
     try:
         job_run.await_end(config.duration.seconds or None)
     except KeyboardInterrupt:
         pass
     finally:
         job_run.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return job_run.stats
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM stops a job gracefully, as Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+def _on_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()

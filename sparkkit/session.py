@@ -26,7 +26,7 @@ def prepare_environment(conf_dir: Path | None = None) -> None:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", os.environ["PYSPARK_PYTHON"])
     conf_dir = conf_dir or find_conf_dir()
-    if (conf_dir / "spark-defaults.conf").is_file():
+    if (conf_dir / "spark-defaults.conf").is_file() and not launched_by_spark_submit():
         os.environ.setdefault("SPARK_CONF_DIR", str(conf_dir))
 
 
@@ -52,9 +52,40 @@ def build_spark_session(
         builder = builder.master(master)
     elif not launched_by_spark_submit():
         builder = builder.master("local[*]")
+    submitted_without_conf = launched_by_spark_submit() and "SPARK_CONF_DIR" not in os.environ
+    if submitted_without_conf:
+        builder = _with_sparkkit_defaults(builder)
     for key, value in (conf or {}).items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    spark = builder.getOrCreate()
+    if submitted_without_conf:
+        spark.sparkContext.setLogLevel("WARN")
+    return spark
+
+
+def read_spark_defaults(path: Path) -> dict[str, str]:
+    """``key value`` lines of a spark-defaults.conf file (comments and blank lines skipped)."""
+    values = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition(" ")
+            values[key] = value.strip()
+    return values
+
+
+def _with_sparkkit_defaults(builder: SparkSession.Builder) -> SparkSession.Builder:
+    """Under spark-submit without SPARK_CONF_DIR: sparkkit's defaults, for keys the user did not set."""
+    from pyspark import SparkConf
+
+    path = find_conf_dir() / "spark-defaults.conf"
+    if not path.is_file():
+        return builder
+    submitted = SparkConf()
+    for key, value in read_spark_defaults(path).items():
+        if not submitted.contains(key):
+            builder = builder.config(key, value)
+    return builder
 
 
 def session_for(config: JobConfig) -> SparkSession:

@@ -37,6 +37,8 @@ class Sink(ABC):
     """Where a job's output rows go."""
 
     scheme: ClassVar[str]
+    #: Print a progress line per batch (sinks whose output the user does not see directly).
+    reports_progress: ClassVar[bool] = False
 
     def __init__(self, address: Address) -> None:
         self.address = address

@@ -24,6 +24,7 @@ class FileSink(Sink):
     """Writes each batch as JSON lines or Parquet files into one directory."""
 
     scheme = "json"
+    reports_progress = True
 
     @property
     def directory(self) -> Path:

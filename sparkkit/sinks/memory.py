@@ -1,7 +1,7 @@
 """``memory://NAME``: bounded working storage in the driver, readable while the job runs.
 
 Rows of the last ``?keep=N`` batches (default 100) are kept in a process-wide table of that
-name and published as the temporary view NAME. Writers and readers may be on different
+name and published as the temporary view NAME (``?view=false`` skips the view). Writers and readers may be on different
 threads; :meth:`MemoryTable.wait_for` lets a test wait for a number of batches without polling.
 """
 
@@ -69,10 +69,14 @@ class MemorySink(Sink):
         keep = self.address.params.get("keep")
         return memory_table(self.address.path, int(keep) if keep else 100)
 
+    @property
+    def publish_view(self) -> bool:
+        return self.address.params.get("view", "true").lower() != "false"
+
     def write(self, df: DataFrame, batch: BatchInfo) -> None:
         rows = [row.asDict(recursive=True) for row in df.collect()]
         table = self.table
         table.append(batch, rows)
-        all_rows = table.rows()
+        all_rows = table.rows() if self.publish_view else []
         if all_rows:
             df.sparkSession.createDataFrame(all_rows, schema=df.schema).createOrReplaceTempView(table.name)

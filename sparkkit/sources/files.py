@@ -164,7 +164,11 @@ class FileSource(Source):
         return int(text) if text else None
 
     def reader_options(self) -> dict[str, str]:
-        return {k: v for k, v in self.address.params.items() if k not in _OWN_PARAMS}
+        """Spark reader options from the address; ``maxFileAge`` defaults to ~100 years so that a
+        file moved in with an old modification time is still read (Spark's default is 7 days)."""
+        options = {"maxFileAge": "36500d"}
+        options.update((k, v) for k, v in self.address.params.items() if k not in _OWN_PARAMS)
+        return options
 
     def check(self) -> None:
         text = self.address.params.get("maxFilesPerTrigger")

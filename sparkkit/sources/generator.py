@@ -68,14 +68,15 @@ class _GeneratorPlan:
             tmp.replace(path)
             return origin
 
-    def due(self, batch: int) -> int:
-        elapsed = max(0, batch - self._origin(batch))
-        n = self.rate * elapsed // 1000
+    def due(self, batch: int, origin: int) -> int:
+        """How many records are due by batch time ``batch`` for a stream that began at ``origin``."""
+        n = self.rate * max(0, batch - origin) // 1000
         return n if self.count is None else min(n, self.count)
 
     def __call__(self, time: datetime, tick: RDD[Any]) -> RDD[str]:
         batch = batch_ms(time)
-        start, stop = self.due(batch - self.interval_ms), self.due(batch)
+        origin = self._origin(batch)
+        start, stop = self.due(batch - self.interval_ms, origin), self.due(batch, origin)
         name, seed, keys = self.name, self.seed, self.keys
         return tick.context.range(start, stop).map(lambda i: f"{name}-{generator_key(i, seed, keys)}")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +70,55 @@ class StreamHarness:
             os.utime(tmp, (mtime, mtime))
         os.replace(tmp, final)
 
+    def _config_cli(self, job: str, api: str, sources: Sequence[str], table: str, options: Mapping[str, Any] | None) -> Any:
+        job_obj = get_job(job)
+        cli: dict[str, Any] = {
+            "batch_interval": "500ms",
+            **(options or {}),
+            "api": api,
+            "source": list(sources),
+            "sink": f"memory://{table}?view=false",
+        }
+        return load_config(job_obj.name, job_obj.options, cli, env={}, conf_dir=self.workdir / "no-conf")
+
+    def run_live(
+        self,
+        job: str,
+        sources: Sequence[str],
+        until: Callable[[Rows], bool],
+        api: str = "structured",
+        options: Mapping[str, Any] | None = None,
+        during: Callable[[], None] | None = None,
+        settle_batches: int = 2,
+    ) -> Rows:
+        """Run ``job`` on real sources until ``until(all rows so far)`` holds; all output rows.
+
+        ``during`` runs once the job has started (to feed a socket or drop files). After the
+        condition holds, a DStream job runs ``settle_batches`` more batches and a Structured
+        query processes all available input, so a record counted twice would show up.
+        """
+        table_name = f"live_{uuid.uuid4().hex[:12]}"
+        table = memory_table(table_name, keep=None)
+        config = self._config_cli(job, api, sources, table_name, options)
+        job_run = Run(prepare(config), self.spark).start()
+        try:
+            if during is not None:
+                during()
+            if not table.wait_for(lambda t: until(t.rows()), self.timeout):
+                raise HarnessTimeoutError(
+                    f"{job} --api {api}: condition not met after {self.timeout} s and "
+                    f"{table.total_batches} batches; last rows: {table.rows()[-5:]}"
+                )
+            if api == "structured":
+                job_run.process_all_available()  # a micro-batch runs only when there is new input
+            else:
+                seen = table.total_batches
+                if not table.wait_for(lambda t: t.total_batches >= seen + settle_batches, self.timeout):
+                    raise HarnessTimeoutError(f"{job} --api {api}: no further batches after {self.timeout} s")
+            return table.rows()
+        finally:
+            job_run.stop(graceful=False)
+
     def run(
         self,
         job: str,
@@ -80,16 +129,9 @@ class StreamHarness:
         """Run ``job`` over ``batches`` (each a list of input lines); the output rows of each batch."""
         input_dir = self._input_dir()
         table_name = f"harness_{uuid.uuid4().hex[:12]}"
-        cli: dict[str, Any] = {
-            "batch_interval": "500ms",
-            **(options or {}),
-            "api": api,
-            "source": [f"file://{input_dir}?format=text&maxFilesPerTrigger=1"],
-            "sink": f"memory://{table_name}?keep={len(batches) + 1000}",
-        }
-        job_obj = get_job(job)
-        config = load_config(job_obj.name, job_obj.options, cli, env={}, conf_dir=self.workdir / "no-conf")
-        table = memory_table(table_name, keep=len(batches) + 1000)
+        source = f"file://{input_dir}?format=text&maxFilesPerTrigger=1"
+        config = self._config_cli(job, api, [source], table_name, options)
+        table = memory_table(table_name, keep=None)
         if api == "dstream":
             for i, lines in enumerate(batches):
                 self._write_batch(input_dir, i, lines)

@@ -20,7 +20,8 @@ WINDOWED = (*COMMON_OPTIONS, "window", "slide")
 def conf_dir(tmp_path: Path) -> Path:
     (tmp_path / "jobs").mkdir()
     (tmp_path / "jobs" / "wordcount.toml").write_text(
-        'batch_interval = "3s"\nsink = "json:///from-file"\nsource = ["generator://a?rate=1"]\napi = "dstream"\n'
+        'batch_interval = "3s"\nsink = "json:///from-file"\n'
+        'source = ["generator://a?rate=1"]\napi = "dstream"\n'
     )
     return tmp_path
 
@@ -170,6 +171,6 @@ def test_bad_configuration_fails_fast_in_a_real_process_without_traceback(tmp_pa
     )
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [
-        "sparkkit: error: --checkpoint-interval=3s (from command line): must be a multiple of --batch-interval 2s "
-        "for --api dstream, e.g. 2s or 4s"
+        "sparkkit: error: --checkpoint-interval=3s (from command line): "
+        "must be a multiple of --batch-interval 2s for --api dstream, e.g. 2s or 4s"
     ]

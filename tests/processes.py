@@ -1,0 +1,75 @@
+"""Helpers for tests that run sparkkit in separate driver processes (recovery, spark-submit)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def driver_env(**extra: str) -> dict[str, str]:
+    """The environment a driver process needs: this interpreter for Spark's Python workers."""
+    env = dict(os.environ)
+    env.update(
+        PYSPARK_PYTHON=sys.executable,
+        PYSPARK_DRIVER_PYTHON=sys.executable,
+        SPARKKIT_CONF_DIR=str(ROOT / "conf"),
+    )
+    env.update(extra)
+    return env
+
+
+def start_driver(args: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
+    """``sparkkit ARGS`` in its own process group, so the driver and its JVM can be killed together."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "sparkkit.cli", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=driver_env(),
+            cwd=ROOT,
+            start_new_session=True,
+        )
+
+
+def kill_hard(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the driver and its JVM at once: a crash, with no shutdown hook run."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+def stop_gracefully(proc: subprocess.Popen[bytes], timeout: float = 120) -> int:
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=timeout)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str, log: Path | None = None) -> None:
+    """Wait for an observable condition of a separate process (its output files), or fail saying what."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+            raise AssertionError(
+                f"timed out after {timeout} s waiting for {what}\n--- driver log tail ---\n{tail}"
+            )
+        time.sleep(0.2)
+
+
+def json_word_totals(directory: Path) -> Counter[str]:
+    """Sum of ``count`` by ``word`` over the batch files a json:// sink wrote."""
+    totals: Counter[str] = Counter()
+    for path in sorted(directory.glob("batch-*.json")):
+        for line in path.read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                totals[row["word"]] += row["count"]
+    return totals
