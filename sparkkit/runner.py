@@ -187,7 +187,7 @@ class Run:
         self._query.processAllAvailable()
 
     def stop(self, graceful: bool = True) -> None:
-        """Stop; gracefully, a DStream finishes the batches it has received and a query the input available."""
+        """Stop; gracefully, a DStream finishes its received batches, a query its available input."""
         if self._stopped.is_set():
             return
         self._stopped.set()

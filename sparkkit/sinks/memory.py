@@ -1,8 +1,9 @@
 """``memory://NAME``: bounded working storage in the driver, readable while the job runs.
 
 Rows of the last ``?keep=N`` batches (default 100) are kept in a process-wide table of that
-name and published as the temporary view NAME (``?view=false`` skips the view). Writers and readers may be on different
-threads; :meth:`MemoryTable.wait_for` lets a test wait for a number of batches without polling.
+name and published as the temporary view NAME (``?view=false`` skips the view). Writers and
+readers may be on different threads; :meth:`MemoryTable.wait_for` lets a test wait for a number
+of batches without polling.
 """
 
 from __future__ import annotations

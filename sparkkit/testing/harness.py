@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sparkkit.config import load_config
+from sparkkit.config import JobConfig, load_config
 from sparkkit.errors import HarnessTimeoutError
 from sparkkit.jobs import get_job
 from sparkkit.runner import Run, prepare
@@ -70,7 +70,9 @@ class StreamHarness:
             os.utime(tmp, (mtime, mtime))
         os.replace(tmp, final)
 
-    def _config_cli(self, job: str, api: str, sources: Sequence[str], table: str, options: Mapping[str, Any] | None) -> Any:
+    def _config(
+        self, job: str, api: str, sources: Sequence[str], table: str, options: Mapping[str, Any] | None
+    ) -> JobConfig:
         job_obj = get_job(job)
         cli: dict[str, Any] = {
             "batch_interval": "500ms",
@@ -99,7 +101,7 @@ class StreamHarness:
         """
         table_name = f"live_{uuid.uuid4().hex[:12]}"
         table = memory_table(table_name, keep=None)
-        config = self._config_cli(job, api, sources, table_name, options)
+        config = self._config(job, api, sources, table_name, options)
         job_run = Run(prepare(config), self.spark).start()
         try:
             if during is not None:
@@ -130,7 +132,7 @@ class StreamHarness:
         input_dir = self._input_dir()
         table_name = f"harness_{uuid.uuid4().hex[:12]}"
         source = f"file://{input_dir}?format=text&maxFilesPerTrigger=1"
-        config = self._config_cli(job, api, [source], table_name, options)
+        config = self._config(job, api, [source], table_name, options)
         table = memory_table(table_name, keep=None)
         if api == "dstream":
             for i, lines in enumerate(batches):
