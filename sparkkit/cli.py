@@ -118,6 +118,13 @@ def _cmd_reset(args: argparse.Namespace) -> int:
     return 0
 
 
+RUN_USAGE = (
+    "usage: sparkkit run JOB [options]\n\nRun a streaming job. Jobs: "
+    + ", ".join(JOBS)
+    + ".\n`sparkkit run JOB --help` lists a job's options; `sparkkit jobs` describes the jobs."
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sparkkit", description="Build, run and test PySpark streaming jobs."
@@ -163,8 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    if argv[:1] == ["run"] and len(argv) > 1 and argv[1] in ("-h", "--help"):
-        parser.parse_args(["run", "--help"])
+    if argv[:1] == ["run"] and (len(argv) == 1 or argv[1] in ("-h", "--help")):
+        print(RUN_USAGE)
+        return 0 if len(argv) > 1 else 2
     args = parser.parse_args(argv)
     try:
         if args.command == "run":

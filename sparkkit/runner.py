@@ -10,6 +10,7 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
@@ -186,16 +187,25 @@ class Run:
             raise SparkkitError("process_all_available() needs a started --api structured run")
         self._query.processAllAvailable()
 
+    def _wait_between_batches(self, timeout: float = 60.0) -> None:
+        """Let a running micro-batch finish, so stop() lands between batches and interrupts nothing.
+
+        (``processAllAvailable`` is no use here: a rate source always has more data.)
+        """
+        deadline = time.monotonic() + timeout
+        while self._query.isActive and self._query.status["isTriggerActive"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+
     def stop(self, graceful: bool = True) -> None:
-        """Stop; gracefully, a DStream finishes its received batches, a query its available input."""
+        """Stop; gracefully, a DStream finishes its received batches, a query its running batch."""
         if self._stopped.is_set():
             return
         self._stopped.set()
         if self._ssc is not None:
             self._ssc.stop(stopSparkContext=False, stopGraceFully=graceful)
         if self._query is not None:
-            if graceful and self._query.isActive:
-                self._query.processAllAvailable()
+            if graceful:
+                self._wait_between_batches()
             self._query.stop()
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)

@@ -1,7 +1,8 @@
 """``memory://NAME``: bounded working storage in the driver, readable while the job runs.
 
 Rows of the last ``?keep=N`` batches (default 100) are kept in a process-wide table of that
-name and published as the temporary view NAME (``?view=false`` skips the view). Writers and
+name and published as the global temporary view ``global_temp.NAME`` (``?view=false``
+skips it: global, because a Structured query writes from a cloned session). Writers and
 readers may be on different threads; :meth:`MemoryTable.wait_for` lets a test wait for a number
 of batches without polling.
 """
@@ -61,7 +62,7 @@ def memory_table(name: str, keep: int | None = 100) -> MemoryTable:
 
 
 class MemorySink(Sink):
-    """Collects each batch into :func:`memory_table` and republishes the temporary view."""
+    """Collects each batch into :func:`memory_table` and republishes the global temporary view."""
 
     scheme = "memory"
 
@@ -80,4 +81,4 @@ class MemorySink(Sink):
         table.append(batch, rows)
         all_rows = table.rows() if self.publish_view else []
         if all_rows:
-            df.sparkSession.createDataFrame(all_rows, schema=df.schema).createOrReplaceTempView(table.name)
+            df.sparkSession.createDataFrame(all_rows, schema=df.schema).createOrReplaceGlobalTempView(table.name)

@@ -1,0 +1,55 @@
+"""The README's commands as a user types them: `make run`, `sparkkit jobs`, `--help` everywhere."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.processes import ROOT, driver_env
+
+pytestmark = pytest.mark.slow
+VENV = Path(sys.prefix)
+
+
+def test_make_run_prints_each_batch_and_stops_by_itself() -> None:
+    stamp = VENV / ".sparkkit-installed"
+    result = subprocess.run(
+        ["make", "-s", "-o", str(stamp), "run", f"VENV={VENV}", "DURATION=8s"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env=driver_env(),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("Batch: ") >= 2, result.stdout[-3000:]
+    assert "clicks-" in result.stdout and "views-" in result.stdout  # both default generator streams
+    assert "[sparkkit] stopped wordcount/structured:" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["run", "--help"], ["run", "wordcount", "--help"], ["jobs", "--help"], ["checkpoint", "--help"],
+     ["checkpoint", "inspect", "--help"], ["checkpoint", "reset", "--help"]],
+)  # fmt: skip
+def test_every_command_has_help(argv: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sparkkit.cli", *argv],
+        capture_output=True,
+        text=True,
+        env=driver_env(),
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: sparkkit")
+
+
+def test_jobs_lists_wordcount() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sparkkit.cli", "jobs"],
+        capture_output=True,
+        text=True,
+        env=driver_env(),
+        timeout=60,
+    )
+    assert result.returncode == 0
+    assert result.stdout.startswith("wordcount  count the words of each batch")
