@@ -81,4 +81,5 @@ class MemorySink(Sink):
         table.append(batch, rows)
         all_rows = table.rows() if self.publish_view else []
         if all_rows:
-            df.sparkSession.createDataFrame(all_rows, schema=df.schema).createOrReplaceGlobalTempView(table.name)
+            view = df.sparkSession.createDataFrame(all_rows, schema=df.schema)
+            view.createOrReplaceGlobalTempView(table.name)

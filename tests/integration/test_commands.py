@@ -28,8 +28,8 @@ def test_make_run_prints_each_batch_and_stops_by_itself() -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [["--help"], ["run", "--help"], ["run", "wordcount", "--help"], ["jobs", "--help"], ["checkpoint", "--help"],
-     ["checkpoint", "inspect", "--help"], ["checkpoint", "reset", "--help"]],
+    [["--help"], ["run", "--help"], ["run", "wordcount", "--help"], ["jobs", "--help"],
+     ["checkpoint", "--help"], ["checkpoint", "inspect", "--help"], ["checkpoint", "reset", "--help"]],
 )  # fmt: skip
 def test_every_command_has_help(argv: list[str]) -> None:
     result = subprocess.run(
