@@ -72,6 +72,24 @@ def _positive_duration(value: Any) -> Duration:
     return duration
 
 
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1", "on"):
+        return True
+    if text in ("false", "no", "0", "off"):
+        return False
+    raise ValueError(text)
+
+
+def _field(value: Any) -> str:
+    text = _text(value)
+    if not all(part.isidentifier() for part in text.split(".")):
+        raise ValueError(text)
+    return text
+
+
 def _path(value: Any) -> str:
     return os.path.abspath(_text(value))
 
@@ -118,6 +136,29 @@ OPTIONS: dict[str, OptionSpec] = {
         ),
         OptionSpec("window", _positive_duration, "window length", POSITIVE_DURATION),
         OptionSpec(
+            "incremental",
+            _bool,
+            "DStream windows: add the newest batch, subtract the oldest",
+            "true or false",
+        ),
+        OptionSpec(
+            "watermark", Duration.parse, "Structured: how late an event may arrive", DURATION_ACCEPTED
+        ),
+        OptionSpec("output_mode", _choice("update", "append"), "Structured output mode", "update or append"),
+        OptionSpec(
+            "key", _field, "JSON sources: the field to count by", "a field name such as user or user.id"
+        ),
+        OptionSpec("event_time", _field, "JSON sources, Structured: the event-time field", "a field name"),
+        OptionSpec(
+            "state_store", _choice("rocksdb", "hdfs"), "Structured state store provider", "rocksdb or hdfs"
+        ),
+        OptionSpec(
+            "state_timeout", _positive_duration, "drop a key's state after this long idle", POSITIVE_DURATION
+        ),
+        OptionSpec(
+            "gap", _positive_duration, "sessions: inactivity that closes a session", POSITIVE_DURATION
+        ),
+        OptionSpec(
             "slide",
             _positive_duration,
             "window slide (default: the window, a tumbling window)",
@@ -156,6 +197,14 @@ class JobConfig:
     duration: Duration = ZERO
     window: Duration | None = None
     slide: Duration | None = None
+    incremental: bool = True
+    watermark: Duration = ZERO
+    output_mode: str = "append"
+    key: str | None = None
+    event_time: str | None = None
+    state_store: str = "rocksdb"
+    state_timeout: Duration | None = None
+    gap: Duration | None = None
     origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import cast
 
 _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
 _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -38,6 +39,11 @@ class Duration:
     @property
     def seconds(self) -> float:
         return self.ms / 1000
+
+    @property
+    def pyspark_seconds(self) -> int:
+        """Seconds for PySpark's DStream API, whose type stubs say ``int`` though it takes fractions."""
+        return cast(int, self.ms / 1000)
 
     def is_multiple_of(self, other: Duration) -> bool:
         return other.ms > 0 and self.ms % other.ms == 0

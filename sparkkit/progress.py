@@ -1,14 +1,20 @@
-"""Live run statistics: batches and rows written, kept per run in the driver process.
+"""Live run statistics: batches completed and written, rows, records dropped as too late.
 
-Writers find their statistics by run key, not by reference, because a DStream graph (and the
-writer in it) is unpickled from the checkpoint after a recovery.
+Writers and listeners find a run's statistics by run key, not by reference, because a DStream
+graph (and the writer in it) is unpickled from the checkpoint after a recovery. Waiters block on
+a condition that every update notifies, so tests wait for batches, not for the clock.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+from pyspark.sql.streaming import StreamingQueryListener
+from pyspark.streaming.listener import StreamingListener
 
 
 @dataclass
@@ -20,13 +26,28 @@ class RunStats:
     batches: int = 0
     rows: int = 0
     last_batch: str | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    completed: list[int] = field(default_factory=list)
+    dropped_late: int = 0
+    _changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
 
     def record(self, batch_label: str, rows: int) -> None:
-        with self._lock:
+        """A batch's output was written."""
+        with self._changed:
             self.batches += 1
             self.rows += rows
             self.last_batch = batch_label
+            self._changed.notify_all()
+
+    def complete(self, batch: int, dropped_late: int = 0) -> None:
+        """A batch finished (DStream: its time in ms; Structured: its id)."""
+        with self._changed:
+            self.completed.append(batch)
+            self.dropped_late += dropped_late
+            self._changed.notify_all()
+
+    def wait_for(self, predicate: Callable[[RunStats], bool], timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: predicate(self), timeout)
 
     @property
     def elapsed(self) -> float:
@@ -34,7 +55,9 @@ class RunStats:
 
     def summary(self) -> str:
         last = f"; last batch {self.last_batch}" if self.last_batch else ""
-        return f"{self.key}: {self.batches} batches, {self.rows} rows written in {self.elapsed:.1f} s{last}"
+        late = f"; {self.dropped_late} late records dropped" if self.dropped_late else ""
+        written = f"{self.batches} batches, {self.rows} rows written in {self.elapsed:.1f} s"
+        return f"{self.key}: {written}{last}{late}"
 
 
 _RUNS: dict[str, RunStats] = {}
@@ -53,3 +76,38 @@ def reset_stats(key: str) -> RunStats:
     with _LOCK:
         _RUNS[key] = RunStats(key)
         return _RUNS[key]
+
+
+class DStreamProgress(StreamingListener):
+    """Notes each completed DStream batch in the run's statistics."""
+
+    def __init__(self, run_key: str) -> None:
+        super().__init__()
+        self.run_key = run_key
+
+    def onBatchCompleted(self, batchCompleted: Any) -> None:
+        stats_for(self.run_key).complete(batchCompleted.batchInfo().batchTime().milliseconds())
+
+
+class StructuredProgress(StreamingQueryListener):
+    """Notes each micro-batch and the rows its stateful operators dropped behind the watermark."""
+
+    def __init__(self, run_key: str, query_id: Callable[[], str | None]) -> None:
+        self.run_key = run_key
+        self.query_id = query_id
+
+    def onQueryStarted(self, event: Any) -> None:
+        pass
+
+    def onQueryProgress(self, event: Any) -> None:
+        progress = event.progress
+        if str(progress.id) != self.query_id():
+            return
+        dropped = sum(op.numRowsDroppedByWatermark for op in progress.stateOperators)
+        stats_for(self.run_key).complete(progress.batchId, dropped)
+
+    def onQueryIdle(self, event: Any) -> None:
+        pass
+
+    def onQueryTerminated(self, event: Any) -> None:
+        pass

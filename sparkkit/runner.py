@@ -22,7 +22,7 @@ from sparkkit.config import JobConfig
 from sparkkit.errors import ConfigError, SparkkitError
 from sparkkit.jobs import Job, get_job
 from sparkkit.output import BatchWriter
-from sparkkit.progress import RunStats, reset_stats
+from sparkkit.progress import DStreamProgress, RunStats, StructuredProgress, reset_stats
 from sparkkit.session import build_streaming_context, session_for
 from sparkkit.sinks import Sink, sink_for
 from sparkkit.sources import Source, SourceContext, source_for
@@ -77,11 +77,12 @@ def prepare(config: JobConfig) -> Prepared:
     sources = [source_for(address) for address in config.source]
     for source in sources:
         source.check()
-        if source.record_format != job.input_format:
+        if source.record_format not in job.input_formats:
             raise ConfigError(
                 "--source",
                 source.address.raw,
-                f"{job.name} reads {job.input_format} records; this source gives {source.record_format}",
+                f"{job.name} reads {' or '.join(job.input_formats)} records; "
+                f"this source gives {source.record_format}",
             )
     job.check(config)
     sink = sink_for(config.sink)
@@ -107,6 +108,7 @@ class Run:
         self._tmp: str | None = None
         self._ssc: StreamingContext | None = None
         self._query: Any = None
+        self._listener: StructuredProgress | None = None
         self._stopped = threading.Event()
 
     def _state_dir(self) -> Path:
@@ -141,8 +143,13 @@ class Run:
                 self._ssc = StreamingContext.getOrCreate(str(p.layout.path), self._build_dstream_graph)
             else:
                 self._ssc = self._build_dstream_graph()
+            self._ssc.addStreamingListener(DStreamProgress(p.run_key))
             self._ssc.start()
         else:
+            self._listener = StructuredProgress(
+                p.run_key, lambda: str(self._query.id) if self._query else None
+            )
+            self.spark.streams.addListener(self._listener)
             self._query = self._start_structured()
         if p.layout is not None and p.manifest is not None:
             write_manifest(p.layout, p.manifest)
@@ -151,6 +158,8 @@ class Run:
     def _start_structured(self) -> Any:
         p = self.prepared
         ctx = SourceContext(self._state_dir(), p.config.batch_interval)
+        for key, value in p.job.structured_conf(p.config).items():
+            self.spark.conf.set(key, value)
         frames: list[DataFrame] = [source.structured(self.spark, ctx) for source in p.sources]
         stream = reduce(lambda a, b: a.unionByName(b), frames)
         plan = p.job.structured(stream, p.config)
@@ -207,6 +216,8 @@ class Run:
             if graceful:
                 self._wait_between_batches()
             self._query.stop()
+        if self._listener is not None:
+            self.spark.streams.removeListener(self._listener)
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from sparkkit.config import closest
 from sparkkit.errors import ConfigError
 from sparkkit.jobs.base import Job, StructuredPlan
+from sparkkit.jobs.windowed_counts import WindowedCounts
 from sparkkit.jobs.wordcount import WordCount
 
-JOBS: dict[str, Job] = {job.name: job for job in (WordCount(),)}
+JOBS: dict[str, Job] = {job.name: job for job in (WordCount(), WindowedCounts())}
 
 
 def get_job(name: str) -> Job:
@@ -20,4 +21,4 @@ def get_job(name: str) -> Job:
         raise ConfigError("JOB", name, f"{hint}jobs: {', '.join(JOBS)}") from None
 
 
-__all__ = ["JOBS", "Job", "StructuredPlan", "WordCount", "get_job"]
+__all__ = ["JOBS", "Job", "StructuredPlan", "WindowedCounts", "WordCount", "get_job"]

@@ -40,7 +40,7 @@ class Job(ABC):
     summary: ClassVar[str]
     extra_options: ClassVar[tuple[str, ...]] = ()
     state_options: ClassVar[tuple[str, ...]] = ()
-    input_format: ClassVar[str] = "text"
+    input_formats: ClassVar[tuple[str, ...]] = ("text",)
     has_batch_time: ClassVar[bool] = True
 
     @property
@@ -49,6 +49,10 @@ class Job(ABC):
 
     def check(self, config: JobConfig) -> None:  # noqa: B027 - optional hook
         """Job-specific validation before Spark starts; raise ConfigError."""
+
+    def structured_conf(self, config: JobConfig) -> dict[str, str]:
+        """Session configuration the Structured form needs before its query starts."""
+        return {}
 
     @abstractmethod
     def output_schema(self) -> StructType:

@@ -12,19 +12,12 @@ from typing import TYPE_CHECKING
 
 from sparkkit.config import JobConfig
 from sparkkit.jobs.base import Job, StructuredPlan
+from sparkkit.jobs.keys import dstream_keys, structured_keys
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
     from pyspark.sql.types import StructType
     from pyspark.streaming import DStream
-
-#: Java regex matching exactly the characters for which Python's ``str.isspace()`` is true:
-#: Unicode White_Space plus the ASCII separators U+001C..U+001F.
-WHITESPACE_REGEX = r"(?U)[\s\x{1C}-\x{1F}]+"
-
-
-def split_words(line: str) -> list[str]:
-    return line.split()
 
 
 def one(word: str) -> tuple[str, int]:
@@ -45,10 +38,8 @@ class WordCount(Job):
         return StructType([StructField("word", StringType()), StructField("count", LongType())])
 
     def dstream(self, stream: DStream[str], config: JobConfig) -> DStream[tuple[str, int]]:
-        return stream.flatMap(split_words).map(one).reduceByKey(add)
+        return dstream_keys(stream, config).map(one).reduceByKey(add)
 
     def structured(self, stream: DataFrame, config: JobConfig) -> StructuredPlan:
-        from pyspark.sql import functions as F
-
-        words = stream.select(F.explode(F.split(F.col("value"), WHITESPACE_REGEX)).alias("word"))
-        return StructuredPlan(words.where(F.col("word") != ""), per_batch=count_words)
+        words = structured_keys(stream, config).select("key")
+        return StructuredPlan(words.withColumnRenamed("key", "word"), per_batch=count_words)

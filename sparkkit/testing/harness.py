@@ -10,22 +10,38 @@ batch, so ``outputs[i]`` is exactly what input batch ``i`` produced.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from sparkkit.config import JobConfig, load_config
 from sparkkit.errors import HarnessTimeoutError
 from sparkkit.jobs import get_job
-from sparkkit.runner import Run, prepare
-from sparkkit.sinks import memory_table
+from sparkkit.progress import RunStats
+from sparkkit.runner import Prepared, Run, prepare
+from sparkkit.sinks import MemoryTable, memory_table
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 Rows = list[dict[str, Any]]
+
+
+_DDL_TYPES = ((bool, "BOOLEAN"), (int, "BIGINT"), (float, "DOUBLE"), (str, "STRING"))
+
+
+def infer_ddl(records: Sequence[Mapping[str, Any]]) -> str:
+    """A DDL schema for JSON records: each field typed by its first non-null value (default STRING)."""
+    types: dict[str, str] = {}
+    for record in records:
+        for name, value in record.items():
+            if types.get(name, "STRING") == "STRING" and value is not None:
+                types[name] = next((ddl for py, ddl in _DDL_TYPES if isinstance(value, py)), "STRING")
+    return ", ".join(f"`{name}` {ddl}" for name, ddl in types.items())
 
 
 def without(rows: Rows, *columns: str) -> Rows:
@@ -124,35 +140,73 @@ class StreamHarness:
     def run(
         self,
         job: str,
-        batches: Sequence[Sequence[str]],
+        batches: Sequence[Sequence[str | Mapping[str, Any]]],
         api: str = "structured",
         options: Mapping[str, Any] | None = None,
     ) -> list[Rows]:
-        """Run ``job`` over ``batches`` (each a list of input lines); the output rows of each batch."""
+        """Run ``job`` over ``batches`` and return the output rows of each batch.
+
+        Each batch is a list of records: text lines, or dicts (written as JSON lines and read
+        with ``format=json``; pass ``key``/``event_time`` in ``options``). ``outputs[i]`` is what
+        the job wrote at input batch ``i``: for DStreams the output of the batch that read it
+        (empty where a windowed job does not emit), for Structured Streaming all micro-batches
+        run while it was processed. A fresh checkpoint is used unless ``options`` names one.
+        """
         input_dir = self._input_dir()
         table_name = f"harness_{uuid.uuid4().hex[:12]}"
-        source = f"file://{input_dir}?format=text&maxFilesPerTrigger=1"
+        is_json = any(isinstance(record, Mapping) for batch in batches for record in batch)
+        source = f"file://{input_dir}?format={'json' if is_json else 'text'}&maxFilesPerTrigger=1"
+        if is_json:
+            source += "&schema=" + quote(
+                infer_ddl([r for batch in batches for r in batch if isinstance(r, Mapping)])
+            )
+        options = {"checkpoint": str(input_dir.with_name(input_dir.name + "-ck")), **(options or {})}
         config = self._config(job, api, [source], table_name, options)
         table = memory_table(table_name, keep=None)
+        lines = [[json.dumps(r) if isinstance(r, Mapping) else str(r) for r in batch] for batch in batches]
         if api == "dstream":
-            for i, lines in enumerate(batches):
-                self._write_batch(input_dir, i, lines)
-        job_run = Run(prepare(config), self.spark).start()
+            for i, batch_lines in enumerate(lines):
+                self._write_batch(input_dir, i, batch_lines)
+        prepared = prepare(config)
+        job_run = Run(prepared, self.spark).start()
         try:
             if api == "dstream":
-                done = table.wait_for(lambda t: t.total_batches >= len(batches), self.timeout)
-                if not done:
-                    raise HarnessTimeoutError(
-                        f"{job} --api dstream: {table.total_batches} of {len(batches)} batches "
-                        f"written after {self.timeout} s"
-                    )
-                return [rows for _, rows in list(table.batches)[: len(batches)]]
+                return self._dstream_outputs(job_run, prepared, table, len(batches))
             outputs: list[Rows] = []
-            for i, lines in enumerate(batches):
+            for i, batch_lines in enumerate(lines):
                 before = table.total_batches
-                self._write_batch(input_dir, i, lines)
+                self._write_batch(input_dir, i, batch_lines)
                 job_run.process_all_available()
                 outputs.append([row for _, rows in list(table.batches)[before:] for row in rows])
             return outputs
         finally:
             job_run.stop(graceful=False)
+
+    def _dstream_outputs(
+        self, job_run: Run, prepared: Prepared, table: MemoryTable, count: int
+    ) -> list[Rows]:
+        """Wait until the batch that read the last input file has completed; outputs by input batch."""
+        assert prepared.layout is not None
+        plans_log = prepared.layout.source_dir(prepared.sources[0].name) / "plans.jsonl"
+
+        def planned() -> list[int]:
+            try:
+                return [
+                    json.loads(line)["batch"] for line in plans_log.read_text().splitlines() if line.strip()
+                ]
+            except (FileNotFoundError, ValueError):
+                return []
+
+        def done(stats: RunStats) -> bool:
+            times = planned()
+            return len(times) >= count and max(stats.completed, default=0) >= times[count - 1]
+
+        if not job_run.stats.wait_for(done, self.timeout):
+            raise HarnessTimeoutError(
+                f"{prepared.job.name} --api dstream: {len(planned())} of {count} input batches planned, "
+                f"{len(job_run.stats.completed)} batches completed after {self.timeout} s"
+            )
+        by_time: dict[int, Rows] = {}
+        for info, rows in list(table.batches):
+            by_time.setdefault(info.time_ms, []).extend(rows)
+        return [by_time.get(t, []) for t in planned()[:count]]
