@@ -8,7 +8,7 @@ values are removed by Spark). Output rows: ``batch_time, key, count`` (the total
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from sparkkit.config import JobConfig
@@ -33,22 +33,23 @@ class _Update:
     def __init__(self, timeout_batches: int | None) -> None:
         self.timeout_batches = timeout_batches
 
-    def __call__(self, new: list[int], state: State | None) -> State | None:
+    def __call__(self, new: Iterable[int], state: State | None) -> State | None:
         total, idle = state if state is not None else (0, 0)
-        if new:
-            return (total + sum(new), 0)
+        added = sum(new)
+        if added:
+            return (total + added, 0)
         idle += 1
         if self.timeout_batches is not None and idle >= self.timeout_batches:
             return None
         return (total, idle)
 
 
-def _changed(item: tuple[str, State]) -> bool:
-    return item[1][1] == 0
+def _changed(item: tuple[str, State | None]) -> bool:
+    return item[1] is not None and item[1][1] == 0
 
 
-def _total(item: tuple[str, State]) -> tuple[str, int]:
-    return (item[0], item[1][0])
+def _total(item: tuple[str, State | None]) -> tuple[str, int]:
+    return (item[0], item[1][0] if item[1] is not None else 0)
 
 
 def running_count_processor(ttl_ms: int | None) -> Any:
@@ -60,11 +61,11 @@ def running_count_processor(ttl_ms: int | None) -> Any:
         def init(self, handle: StatefulProcessorHandle) -> None:
             self.total = handle.getValueState("total", "count BIGINT", ttl_ms)
 
-        def handleInputRows(  # noqa: N802 - PySpark's name
+        def handleInputRows(
             self,
             key: Any,
             rows: Iterator[pd.DataFrame],
-            timerValues: TimerValues,  # noqa: N803
+            timerValues: TimerValues,
         ) -> Iterator[pd.DataFrame]:
             seen = sum(len(frame) for frame in rows)
             current = self.total.get()
