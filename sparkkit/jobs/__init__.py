@@ -6,10 +6,11 @@ from sparkkit.config import closest
 from sparkkit.errors import ConfigError
 from sparkkit.jobs.base import Job, StructuredPlan
 from sparkkit.jobs.running_counts import RunningCounts
+from sparkkit.jobs.sessions import Sessions
 from sparkkit.jobs.windowed_counts import WindowedCounts
 from sparkkit.jobs.wordcount import WordCount
 
-JOBS: dict[str, Job] = {job.name: job for job in (WordCount(), WindowedCounts(), RunningCounts())}
+JOBS: dict[str, Job] = {job.name: job for job in (WordCount(), WindowedCounts(), RunningCounts(), Sessions())}
 
 
 def get_job(name: str) -> Job:
@@ -22,4 +23,13 @@ def get_job(name: str) -> Job:
         raise ConfigError("JOB", name, f"{hint}jobs: {', '.join(JOBS)}") from None
 
 
-__all__ = ["JOBS", "Job", "RunningCounts", "StructuredPlan", "WindowedCounts", "WordCount", "get_job"]
+__all__ = [
+    "JOBS",
+    "Job",
+    "RunningCounts",
+    "Sessions",
+    "StructuredPlan",
+    "WindowedCounts",
+    "WordCount",
+    "get_job",
+]
