@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -64,12 +65,21 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str, log: Pa
         time.sleep(0.2)
 
 
+def json_rows(directory: Path) -> list[dict[str, Any]]:
+    """The rows of the batch files a json:// sink wrote (staging directories are skipped)."""
+    rows = []
+    for path in sorted(directory.glob("batch-*.json")):
+        try:
+            text = path.read_text()
+        except FileNotFoundError:  # a re-run batch replaced its files between glob and read
+            continue
+        rows += [json.loads(line) for line in text.splitlines() if line.strip()]
+    return rows
+
+
 def json_word_totals(directory: Path) -> Counter[str]:
     """Sum of ``count`` by ``word`` over the batch files a json:// sink wrote."""
     totals: Counter[str] = Counter()
-    for path in sorted(directory.glob("batch-*.json")):
-        for line in path.read_text().splitlines():
-            if line.strip():
-                row = json.loads(line)
-                totals[row["word"]] += row["count"]
+    for row in json_rows(directory):
+        totals[row["word"]] += row["count"]
     return totals
