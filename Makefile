@@ -28,13 +28,20 @@ run: $(STAMP)
 	$(BIN)/sparkkit run $(JOB) --duration $(DURATION) $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check sparkkit jobs tests
-	$(BIN)/ruff format --check sparkkit jobs tests
+	$(BIN)/ruff check sparkkit jobs tests benchmarks
+	$(BIN)/ruff format --check sparkkit jobs tests benchmarks
 	$(BIN)/mypy
 
 ## the whole suite: lint, then unit, integration (local[2]) and recovery tests
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## benchmarks (not part of the test suite): results in benchmarks/results, report in docs/benchmarks.md
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m benchmarks.window_cost
+	$(BIN)/python -m benchmarks.state_scaling
+	$(BIN)/python -m benchmarks.report
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -44,6 +44,14 @@ class Address:
     def param(self, name: str, default: str | None = None) -> str | None:
         return self.params.get(name, default)
 
+    @property
+    def canonical(self) -> str:
+        """The address with absolute paths and sorted options: equal for equal meaning."""
+        hosts = ",".join(f"{h}:{p}" for h, p in self.hosts)
+        path = self.path if self.path.startswith("/") or not self.path else "/" + self.path
+        query = "&".join(f"{k}={v}" for k, v in sorted(self.params.items()))
+        return f"{self.scheme}://{hosts}{path}" + (f"?{query}" if query else "")
+
     def __str__(self) -> str:
         return self.raw
 

@@ -74,6 +74,7 @@ class Manifest:
     sparkkit_version: str
     spark_version: str
     created: float = 0.0
+    run_id: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,6 +84,7 @@ class Manifest:
             "sparkkit_version": self.sparkkit_version,
             "spark_version": self.spark_version,
             "created": self.created,
+            "run_id": self.run_id,
         }
 
     @classmethod
@@ -94,6 +96,7 @@ class Manifest:
             sparkkit_version=data.get("sparkkit_version", "?"),
             spark_version=data.get("spark_version", "?"),
             created=float(data.get("created", 0.0)),
+            run_id=str(data.get("run_id", "")),
         )
 
 
@@ -126,8 +129,8 @@ def differences(old: Manifest, new: Manifest) -> list[tuple[str, str, str]]:
     return diffs
 
 
-def check_restart(layout: CheckpointLayout, new: Manifest) -> bool:
-    """Refuse a restart that would corrupt state; return True when resuming an existing checkpoint.
+def check_restart(layout: CheckpointLayout, new: Manifest) -> Manifest | None:
+    """Refuse a restart that would corrupt state; return the manifest being resumed, if any.
 
     Raises
     ------
@@ -144,7 +147,7 @@ def check_restart(layout: CheckpointLayout, new: Manifest) -> bool:
                 f"{layout.path} is not empty and has no sparkkit manifest; refusing to reuse it. "
                 f"Choose another --checkpoint or remove it: sparkkit checkpoint reset --force {layout.path}"
             )
-        return False
+        return None
     diffs = differences(old, new)
     if diffs:
         lines = [
@@ -159,7 +162,7 @@ def check_restart(layout: CheckpointLayout, new: Manifest) -> bool:
             f"Run with the checkpoint's options, or start afresh: sparkkit checkpoint reset {layout.path}"
         )
         raise CheckpointMismatchError("\n".join(lines))
-    return True
+    return old
 
 
 def record_batch(layout: CheckpointLayout, batch_time_ms: int, batch_id: int | None, rows: int) -> None:
@@ -206,8 +209,11 @@ def inspect(path: str | os.PathLike[str]) -> dict[str, Any]:
 def reset(path: str | os.PathLike[str], force: bool = False) -> Path:
     """Delete the query checkpoint at ``path``; without ``force`` only a sparkkit one."""
     layout = CheckpointLayout.at(path)
-    if not layout.path.exists():
-        raise CheckpointError(f"{layout.path} does not exist")
+    if not layout.path.is_dir():
+        raise CheckpointError(f"{layout.path} is not a checkpoint directory")
+    protected = {Path("/"), Path.home().resolve(), Path.cwd().resolve()}
+    if layout.path in protected or Path.cwd().resolve().is_relative_to(layout.path):
+        raise CheckpointError(f"refusing to delete {layout.path}: name the query directory, ROOT/JOB/QUERY")
     if not force and read_manifest(layout) is None:
         raise CheckpointError(
             f"{layout.path} has no sparkkit manifest; not deleting it (use --force if you are sure)"

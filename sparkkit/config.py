@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -94,13 +95,23 @@ def _path(value: Any) -> str:
     return os.path.abspath(_text(value))
 
 
+_MASTER = re.compile(r"^(local(\[(\*|\d+)(,\d+)?\])?|(spark|k8s|mesos)://\S+|yarn)$")
+
+
+def _master(value: Any) -> str:
+    text = _text(value)
+    if not _MASTER.match(text):
+        raise ValueError(text)
+    return text
+
+
 OPTIONS: dict[str, OptionSpec] = {
     spec.name: spec
     for spec in (
         OptionSpec("api", _choice(*APIS), "streaming engine", "dstream or structured"),
         OptionSpec(
             "master",
-            _text,
+            _master,
             "Spark master URL (default local[*])",
             "a master URL such as local[*] or spark://HOST:7077",
         ),
@@ -156,6 +167,12 @@ OPTIONS: dict[str, OptionSpec] = {
             "state_timeout", _positive_duration, "drop a key's state after this long idle", POSITIVE_DURATION
         ),
         OptionSpec(
+            "sessionizer",
+            _choice("session_window", "timers"),
+            "Structured sessions: session_window, or transformWithStateInPandas with event-time timers",
+            "session_window or timers",
+        ),
+        OptionSpec(
             "gap", _positive_duration, "sessions: inactivity that closes a session", POSITIVE_DURATION
         ),
         OptionSpec(
@@ -205,6 +222,7 @@ class JobConfig:
     state_store: str = "rocksdb"
     state_timeout: Duration | None = None
     gap: Duration | None = None
+    sessionizer: str = "session_window"
     origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -222,8 +240,12 @@ class JobConfig:
         """The value of option ``name`` as the user would write it."""
         value = getattr(self, name)
         if isinstance(value, tuple):
-            return " ".join(str(v) for v in value)
-        return "" if value is None else str(value)
+            return " ".join(self._show(v) for v in value)
+        return "" if value is None else self._show(value)
+
+    @staticmethod
+    def _show(value: Any) -> str:
+        return value.canonical if isinstance(value, Address) else str(value)
 
 
 def find_conf_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -348,6 +370,14 @@ def validate(config: JobConfig) -> None:
     if config.window is not None and slide is not None and config.window < slide:
         raise fail("window", f"must be at least the slide ({config.effective_slide})")
     if config.api == "dstream":
+        for name in ("batch_interval", "window", "slide", "checkpoint_interval"):
+            value = getattr(config, name)
+            if value is not None and not value.survives_pyspark:
+                raise fail(
+                    name,
+                    f"PySpark would round {value.ms}ms to {int(value.ms / 1000 * 1000)}ms; "
+                    "use a value such as 2s or 2500ms",
+                )
         for name in ("window", "slide", "checkpoint_interval"):
             value = getattr(config, name)
             if value is not None and not value.is_multiple_of(bi):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import cast
 
 _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
-_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_MAX_SECONDS = 10**9  # ~31 years
+_PATTERN = re.compile(r"^\s*(\d{1,12}(?:\.\d{1,9})?)\s*(ms|s|m|h)?\s*$")
 ACCEPTED = "a duration such as 500ms, 10s, 2m or 1h"
 
 
@@ -25,14 +27,14 @@ class Duration:
         if isinstance(text, bool):
             raise ValueError(f"not a duration: {text!r}")
         if isinstance(text, (int, float)):
-            if text < 0:
-                raise ValueError(f"negative duration: {text!r}")
+            if not 0 <= text <= _MAX_SECONDS:  # also false for NaN
+                raise ValueError(f"not a duration: {text!r}")
             return cls(round(text * 1000))
         match = _PATTERN.match(str(text))
         if not match:
             raise ValueError(f"not a duration: {text!r}")
-        ms = float(match.group(1)) * _UNITS_MS[match.group(2) or "s"]
-        if ms != int(ms):
+        ms = Decimal(match.group(1)) * _UNITS_MS[match.group(2) or "s"]
+        if ms != ms.to_integral_value():
             raise ValueError(f"finer than a millisecond: {text!r}")
         return cls(int(ms))
 
@@ -44,6 +46,11 @@ class Duration:
     def pyspark_seconds(self) -> int:
         """Seconds for PySpark's DStream API, whose type stubs say ``int`` though it takes fractions."""
         return cast(int, self.ms / 1000)
+
+    @property
+    def survives_pyspark(self) -> bool:
+        """PySpark turns seconds back into ms with ``int(seconds * 1000)``: 2010 ms becomes 2009."""
+        return int(self.ms / 1000 * 1000) == self.ms
 
     def is_multiple_of(self, other: Duration) -> bool:
         return other.ms > 0 and self.ms % other.ms == 0

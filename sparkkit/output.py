@@ -29,6 +29,7 @@ class BatchWriter:
         sink: Sink,
         schema: StructType,
         run_key: str,
+        run_id: str,
         layout: CheckpointLayout | None = None,
         with_batch_time: bool = True,
         per_batch: Callable[[DataFrame], DataFrame] | None = None,
@@ -36,6 +37,7 @@ class BatchWriter:
         self.sink = sink
         self.schema = schema
         self.run_key = run_key
+        self.run_id = run_id
         self.layout = layout
         self.with_batch_time = with_batch_time
         self.per_batch = per_batch
@@ -50,13 +52,13 @@ class BatchWriter:
         from pyspark.sql import SparkSession
 
         spark = SparkSession.builder.getOrCreate()
-        self.emit(spark.createDataFrame(rdd, self.schema), BatchInfo(time))
+        self.emit(spark.createDataFrame(rdd, self.schema), BatchInfo(time, run_id=self.run_id))
 
     def structured_batch(self, df: DataFrame, batch_id: int) -> None:
         """``foreachBatch`` target."""
         if self.per_batch is not None:
             df = self.per_batch(df)
-        self.emit(df, BatchInfo(datetime.now().replace(microsecond=0), batch_id))
+        self.emit(df, BatchInfo(datetime.now().replace(microsecond=0), batch_id, self.run_id))
 
     def emit(self, df: DataFrame, batch: BatchInfo) -> None:
         from pyspark.sql import functions as F
@@ -73,10 +75,10 @@ class BatchWriter:
             out.unpersist()
         if self.layout is not None:
             record_batch(self.layout, batch.time_ms, batch.batch_id, rows)
-        stats_for(self.run_key).record(batch.key, rows)
+        stats_for(self.run_key).record(batch.label, rows)
         if self.sink.reports_progress:
             print(
-                f"[sparkkit] batch {batch.key}: {rows} rows -> {self.sink.address}",
+                f"[sparkkit] batch {batch.label}: {rows} rows -> {self.sink.address}",
                 file=sys.stderr,
                 flush=True,
             )

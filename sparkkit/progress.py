@@ -27,6 +27,7 @@ class RunStats:
     rows: int = 0
     last_batch: str | None = None
     completed: list[int] = field(default_factory=list)
+    durations_ms: list[int] = field(default_factory=list)
     dropped_late: int = 0
     _changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
 
@@ -38,10 +39,11 @@ class RunStats:
             self.last_batch = batch_label
             self._changed.notify_all()
 
-    def complete(self, batch: int, dropped_late: int = 0) -> None:
-        """A batch finished (DStream: its time in ms; Structured: its id)."""
+    def complete(self, batch: int, duration_ms: int, dropped_late: int = 0) -> None:
+        """A batch finished (DStream: its time in ms; Structured: its id) after ``duration_ms``."""
         with self._changed:
             self.completed.append(batch)
+            self.durations_ms.append(duration_ms)
             self.dropped_late += dropped_late
             self._changed.notify_all()
 
@@ -57,7 +59,8 @@ class RunStats:
         last = f"; last batch {self.last_batch}" if self.last_batch else ""
         late = f"; {self.dropped_late} late records dropped" if self.dropped_late else ""
         written = f"{self.batches} batches, {self.rows} rows written in {self.elapsed:.1f} s"
-        return f"{self.key}: {written}{last}{late}"
+        job_and_api = self.key.rsplit("/", 1)[0]
+        return f"{job_and_api}: {written}{last}{late}"
 
 
 _RUNS: dict[str, RunStats] = {}
@@ -86,7 +89,8 @@ class DStreamProgress(StreamingListener):
         self.run_key = run_key
 
     def onBatchCompleted(self, batchCompleted: Any) -> None:
-        stats_for(self.run_key).complete(batchCompleted.batchInfo().batchTime().milliseconds())
+        info = batchCompleted.batchInfo()  # a JavaBatchInfo: delays are longs, -1 when unknown
+        stats_for(self.run_key).complete(info.batchTime().milliseconds(), int(info.processingDelay()))
 
 
 class StructuredProgress(StreamingQueryListener):
@@ -104,7 +108,7 @@ class StructuredProgress(StreamingQueryListener):
         if str(progress.id) != self.query_id():
             return
         dropped = sum(op.numRowsDroppedByWatermark for op in progress.stateOperators)
-        stats_for(self.run_key).complete(progress.batchId, dropped)
+        stats_for(self.run_key).complete(progress.batchId, int(progress.batchDuration), dropped)
 
     def onQueryIdle(self, event: Any) -> None:
         pass

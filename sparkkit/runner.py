@@ -11,7 +11,8 @@ import signal
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from functools import reduce
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,10 +47,12 @@ class Prepared:
     sink: Sink
     layout: CheckpointLayout | None
     manifest: Manifest | None
+    run_id: str
 
     @property
     def run_key(self) -> str:
-        return f"{self.job.name}/{self.config.api}"
+        """Identifies this run's statistics; stable across restarts on one checkpoint."""
+        return f"{self.job.name}/{self.config.api}/{self.run_id}"
 
 
 def state_options(job: Job, config: JobConfig) -> dict[str, str]:
@@ -86,16 +89,21 @@ def prepare(config: JobConfig) -> Prepared:
             )
     job.check(config)
     sink = sink_for(config.sink)
+    sink.check()
     layout = manifest = None
+    run_id = uuid.uuid4().hex[:12]
     if config.checkpoint:
         import pyspark
 
         layout = CheckpointLayout(Path(config.checkpoint), job.name)
         manifest = Manifest(
-            job.name, config.api, state_options(job, config), __version__, pyspark.__version__
+            job.name, config.api, state_options(job, config), __version__, pyspark.__version__, run_id=run_id
         )
-        check_restart(layout, manifest)
-    return Prepared(config, job, sources, sink, layout, manifest)
+        resumed = check_restart(layout, manifest)
+        if resumed is not None and resumed.run_id:
+            run_id = resumed.run_id
+            manifest = replace(manifest, run_id=run_id, created=resumed.created)
+    return Prepared(config, job, sources, sink, layout, manifest, run_id)
 
 
 class Run:
@@ -120,7 +128,7 @@ class Run:
     def _writer(self, per_batch: Any = None) -> BatchWriter:
         p = self.prepared
         return BatchWriter(
-            p.sink, p.job.output_schema(), p.run_key, p.layout, p.job.has_batch_time, per_batch
+            p.sink, p.job.output_schema(), p.run_key, p.run_id, p.layout, p.job.has_batch_time, per_batch
         )
 
     def _build_dstream_graph(self) -> StreamingContext:
@@ -136,6 +144,9 @@ class Run:
 
     def start(self) -> Run:
         p = self.prepared
+        if p.layout is not None and p.manifest is not None:
+            write_manifest(p.layout, p.manifest)
+        p.sink.open()
         if p.config.api == "dstream":
             if p.layout is not None:
                 from pyspark.streaming import StreamingContext
@@ -151,8 +162,6 @@ class Run:
             )
             self.spark.streams.addListener(self._listener)
             self._query = self._start_structured()
-        if p.layout is not None and p.manifest is not None:
-            write_manifest(p.layout, p.manifest)
         return self
 
     def _start_structured(self) -> Any:
@@ -234,8 +243,13 @@ def first_line(exc: BaseException) -> str:
 def run(config: JobConfig, spark: SparkSession | None = None) -> RunStats:
     """Run a job for ``config.duration`` (forever when 0, until Ctrl-C) and return its statistics."""
     prepared = prepare(config)
-    spark = spark or session_for(config)
-    job_run = Run(prepared, spark).start()
+    try:
+        spark = spark or session_for(config)
+        job_run = Run(prepared, spark).start()
+    except SparkkitError:
+        raise
+    except Exception as exc:
+        raise JobFailedError(f"{prepared.job.name} could not start: {first_line(exc)}") from exc
     previous = signal.signal(signal.SIGTERM, _interrupt) if _on_main_thread() else None
     try:
         job_run.await_end(config.duration.seconds or None)

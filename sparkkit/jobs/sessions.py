@@ -4,7 +4,9 @@ Each closed session is emitted once, as ``key, session_start, session_end, count
 end is the last event's time plus the gap, and two events of a key are in one session when the
 later is at most ``gap`` after the earlier (both as Spark's ``session_window`` does).
 
-Structured: ``session_window`` over the event time with a watermark, in append mode. DStream:
+Structured: ``session_window`` over the event time with a watermark, in append mode, or with
+``--sessionizer timers`` a ``transformWithStateInPandas`` processor that keeps each key's open
+session in a value state and closes it from an event-time timer at last event + gap. DStream:
 ``updateStateByKey`` carrying each key's open session; a DStream record's event time is the
 start of its batch (batch time minus the batch interval), the same convention as windowed_counts.
 """
@@ -86,11 +88,63 @@ def _session_row(item: tuple[str, SessionState | None]) -> tuple[str, datetime, 
     return (item[0], datetime.fromtimestamp(start / 1000), datetime.fromtimestamp(end / 1000), count)
 
 
+def session_processor(gap_ms: int) -> Any:
+    """A StatefulProcessor keeping each key's open session; an event-time timer closes it."""
+    import pandas as pd
+    from pyspark.sql.streaming.stateful_processor import StatefulProcessor
+
+    def row(key: str, start: int, last: int, count: int) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "key": [key],
+                "session_start": [pd.Timestamp(start, unit="ms")],
+                "session_end": [pd.Timestamp(last + gap_ms, unit="ms")],
+                "count": [count],
+            }
+        )
+
+    class SessionProcessor(StatefulProcessor):
+        def init(self, handle: Any) -> None:
+            self.handle = handle
+            self.session = handle.getValueState("session", "start LONG, last LONG, count LONG")
+
+        def handleInputRows(self, key: Any, rows: Any, timerValues: Any) -> Any:
+            times = sorted(
+                int(t.value // 1_000_000) for frame in rows for t in pd.to_datetime(frame["event_time"])
+            )
+            if not times:
+                return
+            current = self.session.get()
+            if current:
+                start, last, count = current
+                self.handle.deleteTimer(last + gap_ms)
+            else:
+                start, last, count = times[0], times[0], 0
+            for t in times:
+                if count and t - last > gap_ms:
+                    yield row(key[0], start, last, count)
+                    start, last, count = t, t, 0
+                start, last, count = min(start, t), max(last, t), count + 1
+            self.session.update((start, last, count))
+            self.handle.registerTimer(last + gap_ms)
+
+        def handleExpiredTimer(self, key: Any, timerValues: Any, expiredTimerInfo: Any) -> Any:
+            current = self.session.get()
+            if current:
+                yield row(key[0], *current)
+            self.session.clear()
+
+        def close(self) -> None:
+            pass
+
+    return SessionProcessor()
+
+
 class Sessions(Job):
     name = "sessions"
     summary = "sessions per key closed after --gap idle; rows key, session_start, session_end, count"
-    extra_options = ("gap", "watermark", "key", "event_time", "state_store")
-    state_options = ("gap", "key", "event_time", "watermark", "state_store")
+    extra_options = ("gap", "watermark", "key", "event_time", "state_store", "sessionizer")
+    state_options = ("gap", "key", "event_time", "watermark", "state_store", "sessionizer")
     input_formats = ("text", "json")
     has_batch_time = False
 
@@ -101,6 +155,11 @@ class Sessions(Job):
         require_checkpoint(config, self.name)
         if config.api == "dstream":
             dstream_checkpoint_interval(config, config.batch_interval)
+        elif config.sessionizer == "timers" and config.state_store != "rocksdb":
+            raise ConfigError(
+                "--state-store", config.state_store, "--sessionizer timers needs rocksdb "
+                "(transformWithStateInPandas runs only on the RocksDB state store)",
+            )  # fmt: skip
 
     def output_schema(self) -> StructType:
         from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
@@ -133,6 +192,14 @@ class Sessions(Job):
         events = structured_keys(stream, config).withWatermark(
             "event_time", f"{config.watermark.ms} milliseconds"
         )
+        if config.sessionizer == "timers":
+            closed = events.groupBy("key").transformWithStateInPandas(
+                statefulProcessor=session_processor(config.gap.ms),
+                outputStructType="key STRING, session_start TIMESTAMP, session_end TIMESTAMP, count BIGINT",
+                outputMode="Append",
+                timeMode="EventTime",
+            )
+            return StructuredPlan(closed, output_mode="append")
         sessions = events.groupBy(
             F.session_window("event_time", f"{config.gap.ms} milliseconds"), "key"
         ).count()

@@ -8,6 +8,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from sparkkit.addresses import Address
+from sparkkit.errors import ConfigError
+
+_OPTION_CHECKS = {
+    "a whole number >= 1": lambda v: v.isascii() and v.isdigit() and int(v) >= 1,
+    "true or false": lambda v: v.lower() in ("true", "false"),
+}
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -17,20 +23,27 @@ if TYPE_CHECKING:
 class BatchInfo:
     """One batch: its time, and for Structured Streaming its id.
 
-    ``key`` identifies the batch across a re-run after a crash: the batch id in Structured
-    Streaming, the batch time in DStreams.
+    ``key`` identifies the batch across a re-run after a crash: the run id (kept in the
+    checkpoint manifest, new for a run without one) and the batch id in Structured Streaming or
+    the batch time in DStreams; two runs writing into one directory never replace each other.
     """
 
     time: datetime
     batch_id: int | None = None
+    run_id: str = ""
 
     @property
     def time_ms(self) -> int:
         return round(self.time.timestamp() * 1000)
 
     @property
-    def key(self) -> str:
+    def label(self) -> str:
+        """The batch within its run: ``id-N`` or ``t-MS``."""
         return f"id-{self.batch_id:012d}" if self.batch_id is not None else f"t-{self.time_ms:015d}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.run_id}-{self.label}" if self.run_id else self.label
 
 
 class Sink(ABC):
@@ -42,6 +55,23 @@ class Sink(ABC):
 
     def __init__(self, address: Address) -> None:
         self.address = address
+
+    #: Address options the sink understands, with what each accepts.
+    options: ClassVar[dict[str, str]] = {}
+
+    def check(self) -> None:
+        """Validate the address options before Spark starts; raise ConfigError."""
+        for name, value in self.address.params.items():
+            if name not in self.options:
+                accepted = ", ".join(self.options) or "none"
+                raise ConfigError(
+                    "--sink", self.address.raw, f"unknown option {name!r}; accepted: {accepted}"
+                )
+            if not _OPTION_CHECKS[self.options[name]](value):
+                raise ConfigError("--sink", self.address.raw, f"{name} must be {self.options[name]}")
+
+    def open(self) -> None:  # noqa: B027 - optional hook
+        """Called once when a run starts, before the first batch."""
 
     @abstractmethod
     def write(self, df: DataFrame, batch: BatchInfo) -> None:

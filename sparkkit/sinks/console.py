@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from sparkkit.sinks.base import BatchInfo, Sink
 
@@ -15,6 +15,7 @@ class ConsoleSink(Sink):
     """Prints up to ``?rows=N`` rows (default 20) of every batch, largest counts first."""
 
     scheme = "console"
+    options: ClassVar[dict[str, str]] = {"rows": "a whole number >= 1"}
 
     def write(self, df: DataFrame, batch: BatchInfo) -> None:
         limit = int(self.address.params.get("rows", "20"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sparkkit.sinks.base import BatchInfo, Sink
 
@@ -52,6 +52,11 @@ class MemoryTable:
             self.batches.clear()
             self.total_batches = 0
 
+    def snapshot(self) -> list[tuple[BatchInfo, list[dict[str, Any]]]]:
+        """The batches kept now, oldest first, copied under the lock."""
+        with self._changed:
+            return list(self.batches)
+
 
 def memory_table(name: str, keep: int | None = 100) -> MemoryTable:
     """The process-wide table ``name``, created on first use."""
@@ -65,6 +70,11 @@ class MemorySink(Sink):
     """Collects each batch into :func:`memory_table` and republishes the global temporary view."""
 
     scheme = "memory"
+    options: ClassVar[dict[str, str]] = {"keep": "a whole number >= 1", "view": "true or false"}
+
+    def open(self) -> None:
+        """A new run starts with empty working storage."""
+        self.table.clear()
 
     @property
     def table(self) -> MemoryTable:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,11 +39,15 @@ def is_visible(name: str) -> bool:
     return not name.startswith((".", "_"))
 
 
+#: Characters Hadoop treats as glob syntax or path separators in ``textFile`` paths.
+HADOOP_SPECIAL = frozenset(",{}[]*?\\")
+
+
 def list_files(directory: Path) -> list[str]:
     """Visible regular files in ``directory``, as absolute paths, sorted."""
     try:
         entries = list(os.scandir(directory))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return []
     return sorted(e.path for e in entries if is_visible(e.name) and e.is_file())
 
@@ -71,16 +76,19 @@ class DirectoryPlanner:
         if self._plans is None:
             self._plans = {}
             try:
-                with open(self.log_path) as fh:
-                    for line in fh:
-                        try:
-                            entry = json.loads(line)
-                        except ValueError:
-                            continue  # a torn last line: that batch never ran, plan it again
-                        self._plans[entry["batch"]] = entry["files"]
-                        self._seen.update(entry["files"])
+                text = Path(self.log_path).read_text()
             except FileNotFoundError:
-                pass
+                text = ""
+            if text and not text.endswith("\n"):
+                # a torn last line: that batch never ran; cut it off so the next append starts clean
+                text = text[: text.rfind("\n") + 1]
+                with open(self.log_path, "r+") as fh:
+                    fh.truncate(len(text.encode()))
+            for line in text.splitlines():
+                entry = json.loads(line)
+                self._plans[entry["batch"]] = entry["files"]
+                self._seen.update(entry["files"])
+                self._seen.update(entry.get("skipped", []))
         return self._plans
 
     def files_for(self, batch: int) -> list[str]:
@@ -88,15 +96,27 @@ class DirectoryPlanner:
         plans = self._load()
         if batch in plans:
             return plans[batch]
-        new = [f for f in list_files(Path(self.directory)) if f not in self._seen][: self.max_files]
-        if new:
+        candidates = [f for f in list_files(Path(self.directory)) if f not in self._seen]
+        skipped = [f for f in candidates if HADOOP_SPECIAL & set(os.path.basename(f))]
+        new = [f for f in candidates if f not in skipped][: self.max_files]
+        if new or skipped:
+            entry: dict[str, Any] = {"batch": batch, "files": new}
+            if skipped:
+                entry["skipped"] = skipped
+                for path in skipped:
+                    print(
+                        f"[sparkkit] not reading {path}: its name has one of "
+                        f"{''.join(sorted(HADOOP_SPECIAL))}, which Hadoop reads as a pattern; rename it",
+                        file=sys.stderr,
+                        flush=True,
+                    )
             Path(self.log_path).parent.mkdir(parents=True, exist_ok=True)
             with open(self.log_path, "a") as fh:
-                fh.write(json.dumps({"batch": batch, "files": new}) + "\n")
+                fh.write(json.dumps(entry) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())
             plans[batch] = new
-            self._seen.update(new)
+            self._seen.update(new + skipped)
         return new
 
 
@@ -161,7 +181,11 @@ class FileSource(Source):
     def max_files(self) -> int | None:
         """``maxFilesPerTrigger``: at most this many new files per batch (DStreams take them by name)."""
         text = self.address.params.get("maxFilesPerTrigger")
-        return int(text) if text else None
+        if text is None:
+            return None
+        if not (text.isascii() and text.isdigit() and int(text) >= 1):
+            raise ConfigError("--source", self.address.raw, "maxFilesPerTrigger must be a whole number >= 1")
+        return int(text)
 
     def reader_options(self) -> dict[str, str]:
         """Spark reader options from the address; ``maxFileAge`` defaults to ~100 years so that a
@@ -171,9 +195,9 @@ class FileSource(Source):
         return options
 
     def check(self) -> None:
-        text = self.address.params.get("maxFilesPerTrigger")
-        if text is not None and (not text.isdigit() or int(text) < 1):
-            raise ConfigError("--source", self.address.raw, "maxFilesPerTrigger must be a whole number >= 1")
+        self.max_files  # noqa: B018 - validates the option
+        if self.directory.exists() and not self.directory.is_dir():
+            raise ConfigError("--source", self.address.raw, f"{self.directory} is not a directory")
         if (
             self.record_format != "text"
             and "schema" not in self.address.params

@@ -13,7 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sparkkit.errors import ConfigError
+from sparkkit.checkpoint import write_json_atomic
+from sparkkit.errors import CheckpointError, ConfigError
 from sparkkit.sources.base import Source, SourceContext
 from sparkkit.sources.files import batch_ms
 from sparkkit.sources.ticker import planned_stream
@@ -57,16 +58,16 @@ class _GeneratorPlan:
         self.start_path = start_path
 
     def _origin(self, batch: int) -> int:
+        """The stream's start: logged at its first batch, read back after a recovery."""
         path = Path(self.start_path)
         try:
             return int(json.loads(path.read_text())["origin_ms"])
         except FileNotFoundError:
             origin = batch - self.interval_ms
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"origin_ms": origin}))
-            tmp.replace(path)
+            write_json_atomic(path, {"origin_ms": origin})
             return origin
+        except (ValueError, KeyError) as exc:
+            raise CheckpointError(f"{path} is unreadable ({exc}); reset the checkpoint") from None
 
     def due(self, batch: int, origin: int) -> int:
         """How many records are due by batch time ``batch`` for a stream that began at ``origin``."""

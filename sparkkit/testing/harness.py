@@ -177,7 +177,7 @@ class StreamHarness:
                 before = table.total_batches
                 self._write_batch(input_dir, i, batch_lines)
                 job_run.process_all_available()
-                outputs.append([row for _, rows in list(table.batches)[before:] for row in rows])
+                outputs.append([row for _, rows in table.snapshot()[before:] for row in rows])
             return outputs
         finally:
             job_run.stop(graceful=False)
@@ -207,6 +207,6 @@ class StreamHarness:
                 f"{len(job_run.stats.completed)} batches completed after {self.timeout} s"
             )
         by_time: dict[int, Rows] = {}
-        for info, rows in list(table.batches):
+        for info, rows in table.snapshot():
             by_time.setdefault(info.time_ms, []).extend(rows)
         return [by_time.get(t, []) for t in planned()[:count]]

@@ -43,7 +43,7 @@ def test_every_command_has_help(argv: list[str]) -> None:
     assert result.stdout.startswith("usage: sparkkit")
 
 
-def test_jobs_lists_wordcount() -> None:
+def test_jobs_lists_every_job() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "sparkkit.cli", "jobs"],
         capture_output=True,
@@ -52,4 +52,5 @@ def test_jobs_lists_wordcount() -> None:
         timeout=60,
     )
     assert result.returncode == 0
-    assert result.stdout.startswith("wordcount  count the words of each batch")
+    names = [line.split()[0] for line in result.stdout.splitlines()]
+    assert names == ["wordcount", "windowed_counts", "running_counts", "sessions"]

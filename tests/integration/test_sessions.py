@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
+import pytest
+
 from sparkkit.testing import StreamHarness
 
 INTERVAL = timedelta(milliseconds=500)
@@ -51,13 +53,14 @@ def test_dstream_sessions(stream_harness: StreamHarness) -> None:
     assert set(got) == expected_sessions(BATCHES, GAP)
 
 
-def test_structured_session_window_and_apis_agree(stream_harness: StreamHarness) -> None:
+@pytest.mark.parametrize("sessionizer", ["session_window", "timers"])
+def test_structured_sessions(stream_harness: StreamHarness, sessionizer: str) -> None:
     events = [
         [{"k": w, "ts": (BASE + i * INTERVAL).isoformat()} for line in batch for w in line.split()]
         for i, batch in enumerate(BATCHES)
     ]
     events[-1] = [{"k": "flush", "ts": (BASE + timedelta(minutes=1)).isoformat()}]  # moves the watermark on
-    options = {"gap": "1s", "key": "k", "event_time": "ts", "watermark": "0s"}
+    options = {"gap": "1s", "key": "k", "event_time": "ts", "watermark": "0s", "sessionizer": sessionizer}
     outputs = stream_harness.run("sessions", events, api="structured", options=options)
     got = [
         (r["key"], r["session_start"] - BASE, r["session_end"] - BASE, r["count"]) for b in outputs for r in b

@@ -30,9 +30,10 @@ def test_layout_is_root_job_query(tmp_path: Path) -> None:
 
 def test_fresh_directory_starts_and_same_options_resume(tmp_path: Path) -> None:
     layout = CheckpointLayout(tmp_path, "windowed_counts")
-    assert check_restart(layout, manifest(window="10s")) is False
+    assert check_restart(layout, manifest(window="10s")) is None
     write_manifest(layout, manifest(window="10s"))
-    assert check_restart(layout, manifest(window="10s")) is True
+    resumed = check_restart(layout, manifest(window="10s"))
+    assert resumed is not None and resumed.state["window"] == "10s"
 
 
 def test_changed_window_is_refused_naming_option_and_reset_command(tmp_path: Path) -> None:

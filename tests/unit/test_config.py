@@ -135,6 +135,13 @@ def test_broken_toml_is_a_config_error(conf_dir: Path) -> None:
         (["run", "wordcont"], "did you mean wordcount?"),
         (["run", "wordcount", "--source", "file:///nonexistent-dir?format=json"], "needs ?schema=DDL"),
         (["checkpoint", "inspect", "/nonexistent/wordcount/main"], "has no sparkkit manifest"),
+        (["checkpoint", "reset", "--force", "."], "refusing to delete"),
+        (["run", "wordcount", "--master", "lokal[2]"], "--master=lokal[2]"),
+        (["run", "wordcount", "--sink", "console://?rows=x"], "rows must be a whole number"),
+        (["run", "wordcount", "--sink", "memory://t?kep=2"], "unknown option 'kep'"),
+        (["run", "wordcount", "--source", "file:///etc/hostname"], "is not a directory"),
+        (["run", "wordcount", "--source", "file:///tmp/x?maxFilesPerTrigger=%C2%B2"], "maxFilesPerTrigger"),
+        (["run", "wordcount", "--api", "dstream", "--batch-interval", "2010ms"], "PySpark would round"),
     ],
 )
 def test_cli_exits_2_with_one_line(

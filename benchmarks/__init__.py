@@ -1,0 +1,1 @@
+"""sparkkit benchmarks: run by `make bench`, results in benchmarks/results/*.json."""
