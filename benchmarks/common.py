@@ -15,6 +15,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from sparkkit.config import load_config
+from sparkkit.jobs import get_job
 from sparkkit.runner import Run, prepare
 from sparkkit.session import build_spark_session
 
@@ -53,7 +54,7 @@ def run_measured(
     """Run ``job`` until ``skip + batches`` batches completed; per-batch durations after ``skip``."""
     workdir = Path(tempfile.mkdtemp(prefix="sparkkit-bench-"))
     cli = {"checkpoint": str(workdir / "ck"), "sink": "memory://bench?view=false&keep=1", **cli}
-    config = load_config(job, cli=cli, env={}, conf_dir=workdir / "no-conf")
+    config = load_config(job, get_job(job).options, cli=cli, env={}, conf_dir=workdir / "no-conf")
     started = time.monotonic()
     job_run = Run(prepare(config), spark).start()
     try:

@@ -45,7 +45,7 @@ def window_section(results: dict[str, Any]) -> list[str]:
         "",
         f"`make bench` → `benchmarks/window_cost.py`: DStream `windowed_counts`, generator input at "
         f"{results['rate_per_s']} records/s over {results['keys']} keys, slide = batch interval = "
-        f"{results['interval_ms']} ms, median processing time of 12 batches after the window has filled "
+        f"{results['interval_ms']} ms, median processing time of 8 batches after the window has filled "
         "(streaming listener), all cases in one run.",
         "",
         "| window / slide | incremental (ms) | recompute (ms) |",

@@ -12,7 +12,7 @@ from typing import Any
 
 from benchmarks.common import run_measured, session, write_results
 
-RATE, KEYS, INTERVAL_MS, MEASURED = 4000, 2000, 500, 12
+RATE, KEYS, INTERVAL_MS, MEASURED = 20_000, 20_000, 500, 8
 
 
 def main(factors: tuple[int, ...] = (2, 10, 60)) -> dict[str, Any]:

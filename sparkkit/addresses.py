@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from sparkkit.errors import AddressError
@@ -89,6 +90,22 @@ def _directory(text: str, netloc: str, path: str, option: str, example: str) -> 
     if not path:
         raise AddressError(option, text, f"expected a directory, as in {example}")
     return os.path.abspath(path)
+
+
+T = TypeVar("T")
+
+
+def implementation(registry: dict[str, type[T]], address: Address, option: str, kind: str) -> type[T]:
+    """The class registered for the address's scheme; AddressError for a scheme not available yet."""
+    try:
+        return registry[address.scheme]
+    except KeyError:
+        raise AddressError(
+            option,
+            address.raw,
+            f"{address.scheme}:// {kind} are not available in this version; "
+            f"accepted: {', '.join(s + '://' for s in registry)}",
+        ) from None
 
 
 def parse_source(text: str, option: str = "--source") -> Address:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sparkkit.config import COMMON_OPTIONS, JobConfig
+from sparkkit.jobs.state import state_store_conf
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -41,6 +42,8 @@ class Job(ABC):
     extra_options: ClassVar[tuple[str, ...]] = ()
     state_options: ClassVar[tuple[str, ...]] = ()
     input_formats: ClassVar[tuple[str, ...]] = ("text",)
+    #: Output columns (without ``batch_time``) and their Spark SQL types.
+    columns: ClassVar[tuple[tuple[str, str], ...]]
     has_batch_time: ClassVar[bool] = True
 
     @property
@@ -51,12 +54,15 @@ class Job(ABC):
         """Job-specific validation before Spark starts; raise ConfigError."""
 
     def structured_conf(self, config: JobConfig) -> dict[str, str]:
-        """Session configuration the Structured form needs before its query starts."""
-        return {}
+        """Session configuration the Structured form needs before its query starts: the state store."""
+        return state_store_conf(config) if "state_store" in self.extra_options else {}
 
-    @abstractmethod
     def output_schema(self) -> StructType:
         """The schema of the output rows, without ``batch_time``."""
+        from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
+
+        types = {"string": StringType, "bigint": LongType, "timestamp": TimestampType}
+        return StructType([StructField(name, types[kind]()) for name, kind in self.columns])
 
     @abstractmethod
     def dstream(self, stream: DStream[Any], config: JobConfig) -> DStream[Any]:

@@ -12,16 +12,14 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from sparkkit.config import JobConfig
-from sparkkit.errors import ConfigError
 from sparkkit.jobs.base import Job, StructuredPlan
 from sparkkit.jobs.keys import check_keying, dstream_keys, structured_keys
-from sparkkit.jobs.state import dstream_checkpoint_interval, require_checkpoint, state_store_conf
+from sparkkit.jobs.state import dstream_checkpoint_interval, require_checkpoint, require_rocksdb
 
 if TYPE_CHECKING:
     import pandas as pd
     from pyspark.sql import DataFrame
     from pyspark.sql.streaming.stateful_processor import StatefulProcessorHandle, TimerValues
-    from pyspark.sql.types import StructType
     from pyspark.streaming import DStream
 
 State = tuple[int, int]  # (total, batches idle)
@@ -82,6 +80,7 @@ def running_count_processor(ttl_ms: int | None) -> Any:
 class RunningCounts(Job):
     name = "running_counts"
     summary = "each key's total since the start, for keys that changed; rows batch_time, key, count"
+    columns = (("key", "string"), ("count", "bigint"))
     extra_options = ("key", "state_timeout", "state_store")
     state_options = ("key", "state_store")
     input_formats = ("text", "json")
@@ -91,19 +90,8 @@ class RunningCounts(Job):
         require_checkpoint(config, self.name)
         if config.api == "dstream":
             dstream_checkpoint_interval(config, config.batch_interval)
-        elif config.state_store != "rocksdb":
-            raise ConfigError(
-                "--state-store", config.state_store, "running_counts --api structured needs rocksdb"
-                " (transformWithStateInPandas runs only on the RocksDB state store)",
-            )  # fmt: skip
-
-    def output_schema(self) -> StructType:
-        from pyspark.sql.types import LongType, StringType, StructField, StructType
-
-        return StructType([StructField("key", StringType()), StructField("count", LongType())])
-
-    def structured_conf(self, config: JobConfig) -> dict[str, str]:
-        return state_store_conf(config)
+        else:
+            require_rocksdb(config, "running_counts --api structured")
 
     def dstream(self, stream: DStream[Any], config: JobConfig) -> DStream[Any]:
         timeout = config.state_timeout

@@ -21,13 +21,12 @@ from sparkkit.config import JobConfig
 from sparkkit.errors import ConfigError
 from sparkkit.jobs.base import Job, StructuredPlan
 from sparkkit.jobs.keys import check_keying, dstream_keys, structured_keys
-from sparkkit.jobs.state import dstream_checkpoint_interval, require_checkpoint, state_store_conf
+from sparkkit.jobs.state import dstream_checkpoint_interval, require_checkpoint, require_rocksdb
 from sparkkit.sources.files import batch_ms
 
 if TYPE_CHECKING:
     from pyspark import RDD
     from pyspark.sql import DataFrame
-    from pyspark.sql.types import StructType
     from pyspark.streaming import DStream
 
 Open = tuple[int, int, int, int]  # start ms, last event ms, count, batches idle since
@@ -143,6 +142,12 @@ def session_processor(gap_ms: int) -> Any:
 class Sessions(Job):
     name = "sessions"
     summary = "sessions per key closed after --gap idle; rows key, session_start, session_end, count"
+    columns = (
+        ("key", "string"),
+        ("session_start", "timestamp"),
+        ("session_end", "timestamp"),
+        ("count", "bigint"),
+    )
     extra_options = ("gap", "watermark", "key", "event_time", "state_store", "sessionizer")
     state_options = ("gap", "key", "event_time", "watermark", "state_store", "sessionizer")
     input_formats = ("text", "json")
@@ -155,26 +160,8 @@ class Sessions(Job):
         require_checkpoint(config, self.name)
         if config.api == "dstream":
             dstream_checkpoint_interval(config, config.batch_interval)
-        elif config.sessionizer == "timers" and config.state_store != "rocksdb":
-            raise ConfigError(
-                "--state-store", config.state_store, "--sessionizer timers needs rocksdb "
-                "(transformWithStateInPandas runs only on the RocksDB state store)",
-            )  # fmt: skip
-
-    def output_schema(self) -> StructType:
-        from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
-
-        return StructType(
-            [
-                StructField("key", StringType()),
-                StructField("session_start", TimestampType()),
-                StructField("session_end", TimestampType()),
-                StructField("count", LongType()),
-            ]
-        )
-
-    def structured_conf(self, config: JobConfig) -> dict[str, str]:
-        return state_store_conf(config)
+        elif config.sessionizer == "timers":
+            require_rocksdb(config, "--sessionizer timers")
 
     def dstream(self, stream: DStream[Any], config: JobConfig) -> DStream[Any]:
         assert config.gap is not None

@@ -20,6 +20,16 @@ def state_store_conf(config: JobConfig) -> dict[str, str]:
     return conf
 
 
+def require_rocksdb(config: JobConfig, what: str) -> None:
+    """``transformWithStateInPandas`` runs only on Spark's RocksDB state store."""
+    if config.state_store != "rocksdb":
+        raise ConfigError(
+            "--state-store", config.state_store,
+            f"{what} needs rocksdb (transformWithStateInPandas runs only on the RocksDB state store)",
+            config.origins.get("state_store", ""),
+        )  # fmt: skip
+
+
 def require_checkpoint(config: JobConfig, job: str) -> None:
     if not config.checkpoint:
         raise ConfigError("--checkpoint", "", f"{job} keeps state and needs --checkpoint DIR")

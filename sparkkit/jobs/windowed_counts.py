@@ -20,12 +20,11 @@ from sparkkit.config import JobConfig
 from sparkkit.errors import ConfigError
 from sparkkit.jobs.base import Job, StructuredPlan
 from sparkkit.jobs.keys import check_keying, dstream_keys, structured_keys
-from sparkkit.jobs.state import dstream_checkpoint_interval, require_checkpoint, state_store_conf
+from sparkkit.jobs.state import dstream_checkpoint_interval, require_checkpoint
 
 if TYPE_CHECKING:
     from pyspark import RDD
     from pyspark.sql import DataFrame
-    from pyspark.sql.types import StructType
     from pyspark.streaming import DStream
 
 
@@ -51,6 +50,12 @@ class _WindowRows:
 class WindowedCounts(Job):
     name = "windowed_counts"
     summary = "counts per key over a sliding window; rows window_start, window_end, key, count"
+    columns = (
+        ("window_start", "timestamp"),
+        ("window_end", "timestamp"),
+        ("key", "string"),
+        ("count", "bigint"),
+    )
     extra_options = (
         "window", "slide", "incremental", "watermark", "output_mode", "key", "event_time", "state_store",
     )  # fmt: skip
@@ -67,21 +72,6 @@ class WindowedCounts(Job):
                 require_checkpoint(config, self.name)
             if config.checkpoint:
                 dstream_checkpoint_interval(config, config.effective_slide or config.window)
-
-    def output_schema(self) -> StructType:
-        from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
-
-        return StructType(
-            [
-                StructField("window_start", TimestampType()),
-                StructField("window_end", TimestampType()),
-                StructField("key", StringType()),
-                StructField("count", LongType()),
-            ]
-        )
-
-    def structured_conf(self, config: JobConfig) -> dict[str, str]:
-        return state_store_conf(config)
 
     def dstream(self, stream: DStream[Any], config: JobConfig) -> DStream[Any]:
         assert config.window is not None

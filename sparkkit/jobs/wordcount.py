@@ -16,7 +16,6 @@ from sparkkit.jobs.keys import dstream_keys, structured_keys
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
-    from pyspark.sql.types import StructType
     from pyspark.streaming import DStream
 
 
@@ -31,11 +30,7 @@ def count_words(df: DataFrame) -> DataFrame:
 class WordCount(Job):
     name = "wordcount"
     summary = "count the words of each batch (stateless); rows batch_time, word, count"
-
-    def output_schema(self) -> StructType:
-        from pyspark.sql.types import LongType, StringType, StructField, StructType
-
-        return StructType([StructField("word", StringType()), StructField("count", LongType())])
+    columns = (("word", "string"), ("count", "bigint"))
 
     def dstream(self, stream: DStream[str], config: JobConfig) -> DStream[tuple[str, int]]:
         return dstream_keys(stream, config).map(one).reduceByKey(add)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from sparkkit.addresses import Address, parse_sink
-from sparkkit.errors import AddressError
+from sparkkit.addresses import Address, implementation, parse_sink
 from sparkkit.sinks.base import BatchInfo, Sink
 from sparkkit.sinks.console import ConsoleSink
 from sparkkit.sinks.files import FileSink
@@ -21,16 +20,7 @@ def sink_for(address: Address | str) -> Sink:
     """The sink for an address; raises :class:`AddressError` for schemes not available yet."""
     if isinstance(address, str):
         address = parse_sink(address)
-    try:
-        cls = _SINKS[address.scheme]
-    except KeyError:
-        raise AddressError(
-            "--sink",
-            address.raw,
-            f"{address.scheme}:// sinks are not available in this version; "
-            f"accepted: {', '.join(s + '://' for s in _SINKS)}",
-        ) from None
-    return cls(address)
+    return implementation(_SINKS, address, "--sink", "sinks")(address)
 
 
 __all__ = [

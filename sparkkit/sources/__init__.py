@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from sparkkit.addresses import Address, parse_source
-from sparkkit.errors import AddressError
+from sparkkit.addresses import Address, implementation, parse_source
 from sparkkit.sources.base import Source, SourceContext
 from sparkkit.sources.files import FileSource
 from sparkkit.sources.generator import GeneratorSource, generator_key, generator_lines
@@ -16,16 +15,7 @@ def source_for(address: Address | str) -> Source:
     """The source for an address; raises :class:`AddressError` for schemes not available yet."""
     if isinstance(address, str):
         address = parse_source(address)
-    try:
-        cls = _SOURCES[address.scheme]
-    except KeyError:
-        raise AddressError(
-            "--source",
-            address.raw,
-            f"{address.scheme}:// sources are not available in this version; "
-            f"accepted: {', '.join(s + '://' for s in _SOURCES)}",
-        ) from None
-    return cls(address)
+    return implementation(_SOURCES, address, "--source", "sources")(address)
 
 
 __all__ = [

@@ -71,6 +71,8 @@ class StreamHarness:
         self.spark = spark
         self.workdir = Path(workdir)
         self.timeout = timeout
+        #: The statistics of the last run (batches, durations, rows dropped by the watermark).
+        self.last_stats: RunStats | None = None
 
     def _input_dir(self) -> Path:
         path = self.workdir / f"input-{uuid.uuid4().hex[:8]}"
@@ -169,6 +171,7 @@ class StreamHarness:
                 self._write_batch(input_dir, i, batch_lines)
         prepared = prepare(config)
         job_run = Run(prepared, self.spark).start()
+        self.last_stats = job_run.stats
         try:
             if api == "dstream":
                 return self._dstream_outputs(job_run, prepared, table, len(batches))

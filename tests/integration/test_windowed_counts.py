@@ -109,6 +109,17 @@ def test_structured_append_emits_each_closed_window_once(stream_harness: StreamH
     assert set(emitted) == structured_expected(BATCHES, window, slide, last_event)
 
 
+def test_records_behind_the_watermark_are_counted_as_dropped(stream_harness: StreamHarness) -> None:
+    def at(seconds: int, key: str) -> dict[str, str]:
+        return {"k": key, "ts": (BASE + timedelta(seconds=seconds)).isoformat()}
+
+    batches = [[at(0, "a"), at(10, "a")], [at(1, "late")], [at(11, "a")]]  # watermark 10s - 2s = 8s
+    options = {"window": "5s", "key": "k", "event_time": "ts", "watermark": "2s", "output_mode": "update"}
+    outputs = stream_harness.run("windowed_counts", batches, "structured", options)
+    assert all(r["key"] != "late" for rows in outputs for r in rows)
+    assert stream_harness.last_stats is not None and stream_harness.last_stats.dropped_late == 1
+
+
 def test_dstream_and_structured_agree_when_batch_time_is_event_time(stream_harness: StreamHarness) -> None:
     interval = timedelta(seconds=INTERVAL_S)
     base_options = {"window": "2s", "slide": "1s", "batch_interval": "500ms"}
