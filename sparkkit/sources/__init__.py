@@ -6,9 +6,12 @@ from sparkkit.addresses import Address, implementation, parse_source
 from sparkkit.sources.base import Source, SourceContext
 from sparkkit.sources.files import FileSource
 from sparkkit.sources.generator import GeneratorSource, generator_key, generator_lines
+from sparkkit.sources.kafka import KafkaSource
 from sparkkit.sources.socket import SocketSource
 
-_SOURCES: dict[str, type[Source]] = {cls.scheme: cls for cls in (SocketSource, FileSource, GeneratorSource)}
+_SOURCES: dict[str, type[Source]] = {
+    cls.scheme: cls for cls in (SocketSource, FileSource, GeneratorSource, KafkaSource)
+}
 
 
 def source_for(address: Address | str) -> Source:

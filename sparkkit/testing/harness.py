@@ -121,6 +121,7 @@ class StreamHarness:
         table = memory_table(table_name, keep=None)
         config = self._config(job, api, sources, table_name, options)
         job_run = Run(prepare(config), self.spark).start()
+        self.last_stats = job_run.stats
         try:
             if during is not None:
                 during()

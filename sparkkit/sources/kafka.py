@@ -1,0 +1,243 @@
+"""``kafka://HOST:PORT[,HOST:PORT]/TOPIC[,TOPIC]?...`` for Structured Streaming.
+
+Spark's native ``kafka`` format is used when its connector jar is on the classpath. Otherwise
+sparkkit's own source on the Python Data Source API reads Kafka with kafka-python: offsets are
+``{"topic:partition": offset}`` dicts kept in the query checkpoint; ``startingOffsets`` is
+earliest, latest or Spark's JSON form; ``maxOffsetsPerTrigger`` is honoured through
+``latestOffset(start, limit)`` (shared among partitions in proportion to their lag);
+``minPartitions`` splits large ranges so both cores read; ``read()`` yields Arrow record
+batches with the columns of Spark's Kafka source; partitions added later are read from their
+start; offsets lost to retention fail the query unless ``failOnDataLoss=false``.
+Options with the ``kafka.`` prefix go to the Kafka client (``kafka.security.protocol`` ...).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
+
+from sparkkit.broker import port_open
+from sparkkit.errors import ConfigError
+from sparkkit.sources.base import Source, SourceContext
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.streaming import DStream, StreamingContext
+
+FORMAT_NAME = "sparkkit_kafka"
+NATIVE_PROVIDER = "org.apache.spark.sql.kafka010.KafkaSourceProvider"
+KAFKA_SCHEMA = (
+    "key BINARY, value BINARY, topic STRING, partition INT, offset BIGINT, "
+    "timestamp TIMESTAMP, timestampType INT"
+)
+
+
+def client_options(options: dict[str, str]) -> dict[str, Any]:
+    """``kafka.security.protocol`` -> ``security_protocol``: the kafka-python keyword arguments."""
+    return {k[len("kafka.") :].replace(".", "_"): v for k, v in options.items() if k.startswith("kafka.")}
+
+
+def _tp_key(topic: str, partition: int) -> str:
+    return f"{topic}:{partition}"
+
+
+def _split_key(key: str) -> tuple[str, int]:
+    topic, _, partition = key.rpartition(":")
+    return topic, int(partition)
+
+
+class KafkaRange(InputPartition):
+    """Offsets ``start`` (inclusive) to ``end`` (exclusive) of one topic partition."""
+
+    def __init__(self, topic: str, partition: int, start: int, end: int) -> None:
+        self.topic, self.partition, self.start, self.end = topic, partition, start, end
+
+
+class KafkaStreamReader(DataSourceStreamReader):
+    def __init__(self, options: dict[str, str]) -> None:
+        options = {k.lower(): v for k, v in options.items()}  # Spark hands data sources lower-cased keys
+        self.options = options
+        self.topics = [t for t in options["subscribe"].split(",") if t]
+        self.client = {"bootstrap_servers": options["bootstrap"], **client_options(options)}
+        self.max_offsets = (
+            int(options["maxoffsetspertrigger"]) if options.get("maxoffsetspertrigger") else None
+        )
+        self.min_partitions = int(options.get("minpartitions", "0") or 0)
+        self.fail_on_data_loss = options.get("failondataloss", "true").lower() != "false"
+
+    def _offsets(self) -> tuple[dict[str, int], dict[str, int]]:
+        from kafka import KafkaConsumer, TopicPartition
+
+        consumer = KafkaConsumer(enable_auto_commit=False, **self.client)
+        try:
+            tps = [
+                TopicPartition(t, p)
+                for t in self.topics
+                for p in sorted(consumer.partitions_for_topic(t) or ())
+            ]
+            begin = consumer.beginning_offsets(tps) if tps else {}
+            end = consumer.end_offsets(tps) if tps else {}
+        finally:
+            consumer.close()
+        return (
+            {_tp_key(tp.topic, tp.partition): int(o) for tp, o in begin.items()},
+            {_tp_key(tp.topic, tp.partition): int(o) for tp, o in end.items()},
+        )
+
+    def initialOffset(self) -> dict[str, int]:
+        begin, end = self._offsets()
+        starting = self.options.get("startingoffsets", "latest")
+        if starting == "earliest":
+            return begin
+        if starting == "latest":
+            return end
+        chosen = dict(end)
+        for topic, parts in json.loads(starting).items():
+            for partition, offset in parts.items():
+                key = _tp_key(topic, int(partition))
+                chosen[key] = (
+                    begin.get(key, 0) if offset == -2 else end.get(key, 0) if offset == -1 else int(offset)
+                )
+        return chosen
+
+    def getDefaultReadLimit(self) -> Any:
+        from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadMaxRows
+
+        return ReadMaxRows(self.max_offsets) if self.max_offsets else ReadAllAvailable()
+
+    def latestOffset(self, start: dict[str, int], limit: Any) -> dict[str, int]:
+        from pyspark.sql.streaming.datasource import ReadMaxRows
+
+        begin, end = self._offsets()
+        start = {key: start.get(key, begin[key]) for key in end}  # new partitions start at their beginning
+        lag = {key: max(0, end[key] - start[key]) for key in end}
+        total = sum(lag.values())
+        if not isinstance(limit, ReadMaxRows) or total <= limit.max_rows:
+            return end
+        budget, latest = limit.max_rows, dict(start)
+        shares = {key: lag[key] * budget // total for key in lag}
+        spare = budget - sum(shares.values())
+        for key in sorted(lag, key=lambda k: -lag[k]):
+            extra = 1 if spare > 0 and shares[key] < lag[key] else 0
+            spare -= extra
+            latest[key] = start[key] + shares[key] + extra
+        return latest
+
+    def partitions(self, start: dict[str, int], end: dict[str, int]) -> Sequence[InputPartition]:
+        ranges = []
+        for key, stop in end.items():
+            topic, partition = _split_key(key)
+            first = start.get(key, 0)
+            if stop > first:
+                ranges.append(KafkaRange(topic, partition, first, stop))
+        while ranges and len(ranges) < self.min_partitions:
+            widest = max(ranges, key=lambda r: r.end - r.start)
+            if widest.end - widest.start < 2:
+                break
+            middle = (widest.start + widest.end) // 2
+            ranges.remove(widest)
+            ranges += [KafkaRange(widest.topic, widest.partition, widest.start, middle),
+                       KafkaRange(widest.topic, widest.partition, middle, widest.end)]  # fmt: skip
+        return ranges
+
+    def read(self, partition: InputPartition) -> Iterator[Any]:
+        import pyarrow as pa
+        from kafka import KafkaConsumer, TopicPartition
+
+        assert isinstance(partition, KafkaRange)
+        tp = TopicPartition(partition.topic, partition.partition)
+        consumer = KafkaConsumer(enable_auto_commit=False, **self.client)
+        columns: dict[str, list[Any]] = {n: [] for n in ("key", "value", "topic", "partition", "offset",
+                                                          "timestamp", "timestampType")}  # fmt: skip
+        schema = pa.schema(
+            [("key", pa.binary()), ("value", pa.binary()), ("topic", pa.string()),
+             ("partition", pa.int32()), ("offset", pa.int64()),
+             ("timestamp", pa.timestamp("us", tz="UTC")), ("timestampType", pa.int32())]
+        )  # fmt: skip
+        try:
+            consumer.assign([tp])
+            first = consumer.beginning_offsets([tp])[tp]
+            position = partition.start
+            if first > position:
+                if self.fail_on_data_loss:
+                    raise RuntimeError(
+                        f"{partition.topic}:{partition.partition} offsets {position}..{first - 1} were lost "
+                        "(retention?); set failOnDataLoss=false to skip them"
+                    )
+                position = first
+            consumer.seek(tp, position)
+            while position < partition.end:
+                batch = consumer.poll(timeout_ms=1000).get(tp, [])
+                for record in batch:
+                    if record.offset >= partition.end:
+                        break
+                    columns["key"].append(record.key)
+                    columns["value"].append(record.value)
+                    columns["topic"].append(record.topic)
+                    columns["partition"].append(record.partition)
+                    columns["offset"].append(record.offset)
+                    columns["timestamp"].append(record.timestamp * 1000)
+                    columns["timestampType"].append(record.timestamp_type)
+                    position = record.offset + 1
+                if len(columns["offset"]) >= 10_000 or position >= partition.end:
+                    yield pa.RecordBatch.from_pydict(columns, schema=schema)
+                    columns = {n: [] for n in columns}
+        finally:
+            consumer.close()
+
+
+class KafkaDataSource(DataSource):
+    """sparkkit's Kafka source on the Python Data Source API (used without Spark's connector jar)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return FORMAT_NAME
+
+    def schema(self) -> str:
+        return KAFKA_SCHEMA
+
+    def streamReader(self, schema: Any) -> DataSourceStreamReader:
+        return KafkaStreamReader(dict(self.options))
+
+
+def native_connector(spark: SparkSession) -> bool:
+    """Is Spark's own Kafka connector (spark-sql-kafka-0-10) on the classpath?"""
+    try:
+        spark.sparkContext._jvm.java.lang.Class.forName(NATIVE_PROVIDER)  # type: ignore[union-attr]
+        return True
+    except Exception:
+        return False
+
+
+class KafkaSource(Source):
+    """Kafka topics as text lines (``value`` decoded as UTF-8), natively or through sparkkit's reader."""
+
+    scheme = "kafka"
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(f"{h}:{p}" for h, p in self.address.hosts)
+
+    def check(self) -> None:
+        if not any(port_open(h, p, timeout=2.0) for h, p in self.address.hosts):
+            raise ConfigError("--source", self.address.raw, f"no Kafka broker answers at {self.bootstrap}")
+
+    def dstream(self, ssc: StreamingContext, ctx: SourceContext) -> DStream[Any]:
+        raise ConfigError(
+            "--source", self.address.raw, "the Kafka DStream is not available yet; use --api structured"
+        )
+
+    def structured(self, spark: SparkSession, ctx: SourceContext) -> DataFrame:
+        from pyspark.sql import functions as F
+
+        params = dict(self.address.params)
+        if native_connector(spark):
+            reader = spark.readStream.format("kafka").option("kafka.bootstrap.servers", self.bootstrap)
+        else:
+            spark.dataSource.register(KafkaDataSource)
+            reader = spark.readStream.format(FORMAT_NAME).option("bootstrap", self.bootstrap)
+        raw = reader.option("subscribe", self.address.path).options(**params).load()
+        return raw.select(F.col("value").cast("string").alias("value"))
