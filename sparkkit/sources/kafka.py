@@ -14,7 +14,10 @@ Options with the ``kafka.`` prefix go to the Kafka client (``kafka.security.prot
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
@@ -22,8 +25,11 @@ from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPart
 from sparkkit.broker import port_open
 from sparkkit.errors import ConfigError
 from sparkkit.sources.base import Source, SourceContext
+from sparkkit.sources.files import batch_ms
+from sparkkit.sources.ticker import planned_stream
 
 if TYPE_CHECKING:
+    from pyspark import RDD
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.streaming import DStream, StreamingContext
 
@@ -49,6 +55,69 @@ def _split_key(key: str) -> tuple[str, int]:
     return topic, int(partition)
 
 
+def fetch_offsets(client: dict[str, Any], topics: Sequence[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """Beginning and end offsets of every partition of ``topics``, keyed ``topic:partition``."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(enable_auto_commit=False, **client)
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+        begin = consumer.beginning_offsets(tps) if tps else {}
+        end = consumer.end_offsets(tps) if tps else {}
+    finally:
+        consumer.close()
+    return (
+        {_tp_key(tp.topic, tp.partition): int(o) for tp, o in begin.items()},
+        {_tp_key(tp.topic, tp.partition): int(o) for tp, o in end.items()},
+    )
+
+
+def starting_positions(starting: str, begin: dict[str, int], end: dict[str, int]) -> dict[str, int]:
+    """``startingOffsets``: earliest, latest, or Spark's JSON (-2 earliest, -1 latest per partition)."""
+    if starting == "earliest":
+        return dict(begin)
+    if starting == "latest":
+        return dict(end)
+    chosen = dict(end)
+    for topic, parts in json.loads(starting).items():
+        for partition, offset in parts.items():
+            key = _tp_key(topic, int(partition))
+            chosen[key] = (
+                begin.get(key, 0) if offset == -2 else end.get(key, 0) if offset == -1 else int(offset)
+            )
+    return chosen
+
+
+def read_records(
+    client: dict[str, Any], topic: str, partition: int, start: int, end: int, fail_on_data_loss: bool
+) -> Iterator[Any]:
+    """The records of ``topic:partition`` from ``start`` to ``end`` (exclusive), read with kafka-python."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    tp = TopicPartition(topic, partition)
+    consumer = KafkaConsumer(enable_auto_commit=False, **client)
+    try:
+        consumer.assign([tp])
+        first = consumer.beginning_offsets([tp])[tp]
+        position = start
+        if first > position:
+            if fail_on_data_loss:
+                raise RuntimeError(
+                    f"{topic}:{partition} offsets {position}..{first - 1} were lost (retention?); "
+                    "set failOnDataLoss=false to skip them"
+                )
+            position = first
+        consumer.seek(tp, position)
+        while position < end:
+            for record in consumer.poll(timeout_ms=1000).get(tp, []):
+                if record.offset >= end:
+                    break
+                position = record.offset + 1
+                yield record
+    finally:
+        consumer.close()
+
+
 class KafkaRange(InputPartition):
     """Offsets ``start`` (inclusive) to ``end`` (exclusive) of one topic partition."""
 
@@ -69,39 +138,11 @@ class KafkaStreamReader(DataSourceStreamReader):
         self.fail_on_data_loss = options.get("failondataloss", "true").lower() != "false"
 
     def _offsets(self) -> tuple[dict[str, int], dict[str, int]]:
-        from kafka import KafkaConsumer, TopicPartition
-
-        consumer = KafkaConsumer(enable_auto_commit=False, **self.client)
-        try:
-            tps = [
-                TopicPartition(t, p)
-                for t in self.topics
-                for p in sorted(consumer.partitions_for_topic(t) or ())
-            ]
-            begin = consumer.beginning_offsets(tps) if tps else {}
-            end = consumer.end_offsets(tps) if tps else {}
-        finally:
-            consumer.close()
-        return (
-            {_tp_key(tp.topic, tp.partition): int(o) for tp, o in begin.items()},
-            {_tp_key(tp.topic, tp.partition): int(o) for tp, o in end.items()},
-        )
+        return fetch_offsets(self.client, self.topics)
 
     def initialOffset(self) -> dict[str, int]:
         begin, end = self._offsets()
-        starting = self.options.get("startingoffsets", "latest")
-        if starting == "earliest":
-            return begin
-        if starting == "latest":
-            return end
-        chosen = dict(end)
-        for topic, parts in json.loads(starting).items():
-            for partition, offset in parts.items():
-                key = _tp_key(topic, int(partition))
-                chosen[key] = (
-                    begin.get(key, 0) if offset == -2 else end.get(key, 0) if offset == -1 else int(offset)
-                )
-        return chosen
+        return starting_positions(self.options.get("startingoffsets", "latest"), begin, end)
 
     def getDefaultReadLimit(self) -> Any:
         from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadMaxRows
@@ -145,48 +186,117 @@ class KafkaStreamReader(DataSourceStreamReader):
 
     def read(self, partition: InputPartition) -> Iterator[Any]:
         import pyarrow as pa
-        from kafka import KafkaConsumer, TopicPartition
 
         assert isinstance(partition, KafkaRange)
-        tp = TopicPartition(partition.topic, partition.partition)
-        consumer = KafkaConsumer(enable_auto_commit=False, **self.client)
-        columns: dict[str, list[Any]] = {n: [] for n in ("key", "value", "topic", "partition", "offset",
-                                                          "timestamp", "timestampType")}  # fmt: skip
         schema = pa.schema(
             [("key", pa.binary()), ("value", pa.binary()), ("topic", pa.string()),
              ("partition", pa.int32()), ("offset", pa.int64()),
              ("timestamp", pa.timestamp("us", tz="UTC")), ("timestampType", pa.int32())]
         )  # fmt: skip
-        try:
-            consumer.assign([tp])
-            first = consumer.beginning_offsets([tp])[tp]
-            position = partition.start
-            if first > position:
-                if self.fail_on_data_loss:
-                    raise RuntimeError(
-                        f"{partition.topic}:{partition.partition} offsets {position}..{first - 1} were lost "
-                        "(retention?); set failOnDataLoss=false to skip them"
-                    )
-                position = first
-            consumer.seek(tp, position)
-            while position < partition.end:
-                batch = consumer.poll(timeout_ms=1000).get(tp, [])
-                for record in batch:
-                    if record.offset >= partition.end:
-                        break
-                    columns["key"].append(record.key)
-                    columns["value"].append(record.value)
-                    columns["topic"].append(record.topic)
-                    columns["partition"].append(record.partition)
-                    columns["offset"].append(record.offset)
-                    columns["timestamp"].append(record.timestamp * 1000)
-                    columns["timestampType"].append(record.timestamp_type)
-                    position = record.offset + 1
-                if len(columns["offset"]) >= 10_000 or position >= partition.end:
-                    yield pa.RecordBatch.from_pydict(columns, schema=schema)
-                    columns = {n: [] for n in columns}
-        finally:
-            consumer.close()
+        columns: dict[str, list[Any]] = {name: [] for name in schema.names}
+        p = partition
+        for record in read_records(self.client, p.topic, p.partition, p.start, p.end, self.fail_on_data_loss):
+            columns["key"].append(record.key)
+            columns["value"].append(record.value)
+            columns["topic"].append(record.topic)
+            columns["partition"].append(record.partition)
+            columns["offset"].append(record.offset)
+            columns["timestamp"].append(record.timestamp * 1000)
+            columns["timestampType"].append(record.timestamp_type)
+            if len(columns["offset"]) >= 10_000:
+                yield pa.RecordBatch.from_pydict(columns, schema=schema)
+                columns = {name: [] for name in schema.names}
+        if columns["offset"]:
+            yield pa.RecordBatch.from_pydict(columns, schema=schema)
+
+
+class KafkaRangePlanner:
+    """Plans each DStream batch's offset ranges on the driver and logs them before the batch runs.
+
+    A batch reads, per partition, from where the previous planned batch ended to the latest
+    offset, at most ``maxRatePerPartition`` x batch interval records. The log in the checkpoint
+    maps batch time -> ranges, so after a crash ``getOrCreate`` re-plans the same batches
+    exactly: no range skipped, none read twice. Picklable; the index is rebuilt from the log.
+    """
+
+    def __init__(self, client: dict[str, Any], topics: list[str], starting: str, max_rate: int | None,
+                 interval_ms: int, log_path: str) -> None:  # fmt: skip
+        self.client, self.topics, self.starting = client, topics, starting
+        self.max_rate, self.interval_ms, self.log_path = max_rate, interval_ms, log_path
+        self._plans: dict[int, list[list[Any]]] | None = None
+        self._positions: dict[str, int] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._plans, self._positions = None, {}
+
+    def _load(self) -> dict[int, list[list[Any]]]:
+        if self._plans is None:
+            self._plans = {}
+            try:
+                text = Path(self.log_path).read_text()
+            except FileNotFoundError:
+                text = ""
+            if text and not text.endswith("\n"):  # torn last line: that batch never ran
+                text = text[: text.rfind("\n") + 1]
+                with open(self.log_path, "r+") as fh:
+                    fh.truncate(len(text.encode()))
+            for line in text.splitlines():
+                entry = json.loads(line)
+                self._plans[entry["batch"]] = entry["ranges"]
+                self._positions.update(entry["positions"])
+        return self._plans
+
+    def ranges_for(self, batch: int) -> list[list[Any]]:
+        """``[topic, partition, start, end]`` ranges of batch ``batch`` (epoch ms)."""
+        plans = self._load()
+        if batch in plans:
+            return plans[batch]
+        begin, end = fetch_offsets(self.client, self.topics)
+        first_plan = not self._positions
+        if first_plan:
+            self._positions = starting_positions(self.starting, begin, end)
+        cap = self.max_rate * self.interval_ms // 1000 if self.max_rate else None
+        ranges, positions = [], dict(self._positions)
+        for key, latest in end.items():
+            start = positions.get(key, begin.get(key, 0))  # a new partition starts at its beginning
+            stop = min(latest, start + cap) if cap else latest
+            positions[key] = max(start, stop)
+            if stop > start:
+                topic, partition = _split_key(key)
+                ranges.append([topic, partition, start, stop])
+        if ranges or first_plan:
+            Path(self.log_path).parent.mkdir(parents=True, exist_ok=True)
+            with open(self.log_path, "a") as fh:
+                fh.write(json.dumps({"batch": batch, "ranges": ranges, "positions": positions}) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            plans[batch] = ranges
+            self._positions = positions
+        return ranges
+
+
+class _KafkaBatches:
+    """The per-batch transform: plan the ranges, read them on the executors as text lines."""
+
+    def __init__(self, planner: KafkaRangePlanner, fail_on_data_loss: bool) -> None:
+        self.planner = planner
+        self.fail_on_data_loss = fail_on_data_loss
+
+    def __call__(self, time: datetime, tick: RDD[Any]) -> RDD[str]:
+        ranges = self.planner.ranges_for(batch_ms(time))
+        if not ranges:
+            return tick.context.emptyRDD()
+        client, lossy = self.planner.client, self.fail_on_data_loss
+
+        def lines(r: list[Any]) -> Iterator[str]:
+            for record in read_records(client, r[0], r[1], r[2], r[3], lossy):
+                yield (record.value or b"").decode("utf-8", "replace")
+
+        return tick.context.parallelize(ranges, len(ranges)).flatMap(lines)
 
 
 class KafkaDataSource(DataSource):
@@ -226,9 +336,16 @@ class KafkaSource(Source):
             raise ConfigError("--source", self.address.raw, f"no Kafka broker answers at {self.bootstrap}")
 
     def dstream(self, ssc: StreamingContext, ctx: SourceContext) -> DStream[Any]:
-        raise ConfigError(
-            "--source", self.address.raw, "the Kafka DStream is not available yet; use --api structured"
-        )
+        params = {k.lower(): v for k, v in self.address.params.items()}
+        client = {"bootstrap_servers": self.bootstrap, **client_options(params)}
+        rate = params.get("maxrateperpartition")
+        state = ctx.state_dir / self.name
+        planner = KafkaRangePlanner(
+            client, self.address.path.split(","), params.get("startingoffsets", "latest"),
+            int(rate) if rate else None, ctx.batch_interval.ms, str(state / "plans.jsonl"),
+        )  # fmt: skip
+        fail_on_data_loss = params.get("failondataloss", "true").lower() != "false"
+        return planned_stream(ssc, state, _KafkaBatches(planner, fail_on_data_loss))
 
     def structured(self, spark: SparkSession, ctx: SourceContext) -> DataFrame:
         from pyspark.sql import functions as F
