@@ -250,21 +250,40 @@ def run(config: JobConfig, spark: SparkSession | None = None) -> RunStats:
         raise
     except Exception as exc:
         raise JobFailedError(f"{prepared.job.name} could not start: {first_line(exc)}") from exc
-    previous = signal.signal(signal.SIGTERM, _interrupt) if _on_main_thread() else None
+    ended = threading.Event()
+    failures: list[BaseException] = []
+
+    def watch() -> None:
+        # Blocking py4j calls run here, never on the main thread: a signal landing inside one
+        # would break the gateway connection ("Answer from Java side is empty").
+        try:
+            job_run.await_end(None)
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            ended.set()
+
+    threading.Thread(target=watch, name="sparkkit-await", daemon=True).start()
+    terminated: list[int] = []  # set by SIGTERM; a handler must not take locks or raise into py4j
+    previous = (
+        signal.signal(signal.SIGTERM, lambda signum, frame: terminated.append(signum))
+        if _on_main_thread()
+        else None
+    )
+    deadline = time.monotonic() + config.duration.seconds if config.duration.ms else None
     try:
-        job_run.await_end(config.duration.seconds or None)
+        while not terminated and not ended.wait(0.2):
+            if deadline is not None and time.monotonic() >= deadline:
+                break
     except KeyboardInterrupt:
         pass
     finally:
         job_run.stop()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+    if failures:
+        raise failures[0]
     return job_run.stats
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM stops a job gracefully, as Ctrl-C does."""
-    raise KeyboardInterrupt
 
 
 def _on_main_thread() -> bool:
