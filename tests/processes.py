@@ -62,7 +62,7 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str, log: Pa
             raise AssertionError(
                 f"timed out after {timeout} s waiting for {what}\n--- driver log tail ---\n{tail}"
             )
-        time.sleep(0.2)
+        time.sleep(0.2)  # another process's output files: no listener or harness hook reaches across
 
 
 def json_rows(directory: Path) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparkkit.errors import ConfigError
 from sparkkit.sources.base import Source, SourceContext
-from sparkkit.sources.ticker import planned_stream
+from sparkkit.sources.ticker import PlanLog, planned_stream
 
 if TYPE_CHECKING:
     from pyspark import RDD
@@ -75,17 +75,7 @@ class DirectoryPlanner:
     def _load(self) -> dict[int, list[str]]:
         if self._plans is None:
             self._plans = {}
-            try:
-                text = Path(self.log_path).read_text()
-            except FileNotFoundError:
-                text = ""
-            if text and not text.endswith("\n"):
-                # a torn last line: that batch never ran; cut it off so the next append starts clean
-                text = text[: text.rfind("\n") + 1]
-                with open(self.log_path, "r+") as fh:
-                    fh.truncate(len(text.encode()))
-            for line in text.splitlines():
-                entry = json.loads(line)
+            for entry in PlanLog(self.log_path).read():
                 self._plans[entry["batch"]] = entry["files"]
                 self._seen.update(entry["files"])
                 self._seen.update(entry.get("skipped", []))
@@ -110,11 +100,7 @@ class DirectoryPlanner:
                         file=sys.stderr,
                         flush=True,
                     )
-            Path(self.log_path).parent.mkdir(parents=True, exist_ok=True)
-            with open(self.log_path, "a") as fh:
-                fh.write(json.dumps(entry) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
+            PlanLog(self.log_path).append(entry)
             plans[batch] = new
             self._seen.update(new + skipped)
         return new

@@ -14,10 +14,8 @@ Options with the ``kafka.`` prefix go to the Kafka client (``kafka.security.prot
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
@@ -26,7 +24,7 @@ from sparkkit.broker import port_open
 from sparkkit.errors import ConfigError
 from sparkkit.sources.base import Source, SourceContext
 from sparkkit.sources.files import batch_ms
-from sparkkit.sources.ticker import planned_stream
+from sparkkit.sources.ticker import PlanLog, planned_stream
 
 if TYPE_CHECKING:
     from pyspark import RDD
@@ -236,16 +234,7 @@ class KafkaRangePlanner:
     def _load(self) -> dict[int, list[list[Any]]]:
         if self._plans is None:
             self._plans = {}
-            try:
-                text = Path(self.log_path).read_text()
-            except FileNotFoundError:
-                text = ""
-            if text and not text.endswith("\n"):  # torn last line: that batch never ran
-                text = text[: text.rfind("\n") + 1]
-                with open(self.log_path, "r+") as fh:
-                    fh.truncate(len(text.encode()))
-            for line in text.splitlines():
-                entry = json.loads(line)
+            for entry in PlanLog(self.log_path).read():
                 self._plans[entry["batch"]] = entry["ranges"]
                 self._positions.update(entry["positions"])
         return self._plans
@@ -269,11 +258,7 @@ class KafkaRangePlanner:
                 topic, partition = _split_key(key)
                 ranges.append([topic, partition, start, stop])
         if ranges or first_plan:
-            Path(self.log_path).parent.mkdir(parents=True, exist_ok=True)
-            with open(self.log_path, "a") as fh:
-                fh.write(json.dumps({"batch": batch, "ranges": ranges, "positions": positions}) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
+            PlanLog(self.log_path).append({"batch": batch, "ranges": ranges, "positions": positions})
             plans[batch] = ranges
             self._positions = positions
         return ranges

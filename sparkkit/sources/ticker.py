@@ -9,6 +9,8 @@ fails when old batches are unpersisted, and unlike ``queueStream``, which cannot
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -35,3 +37,32 @@ def planned_stream(
     time once it has returned: after a recovery it is called again for the same times.
     """
     return ticker(ssc, state_dir).transform(lambda time, tick: plan(time, tick))
+
+
+class PlanLog:
+    """An append-only JSON-lines log of per-batch plans, fsync'd before a plan is used.
+
+    A torn last line (the driver died mid-append) belongs to a batch that never ran: it is cut
+    off on read, so the next append starts on a clean line.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def read(self) -> list[dict[str, Any]]:
+        try:
+            text = self.path.read_text()
+        except FileNotFoundError:
+            return []
+        if text and not text.endswith("\n"):
+            text = text[: text.rfind("\n") + 1]
+            with open(self.path, "r+") as fh:
+                fh.truncate(len(text.encode()))
+        return [json.loads(line) for line in text.splitlines()]
+
+    def append(self, entry: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a") as fh:
+            fh.write(json.dumps(entry) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
