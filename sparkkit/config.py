@@ -134,6 +134,12 @@ OPTIONS: dict[str, OptionSpec] = {
             "a directory path",
         ),
         OptionSpec(
+            "dead_letters",
+            _path,
+            "where unreadable input records are kept (default ROOT/JOB/dead-letters or ./dead-letters/JOB)",
+            "a directory path",
+        ),
+        OptionSpec(
             "checkpoint_interval",
             _positive_duration,
             "DStream state checkpoint interval (default 5x batch interval)",
@@ -194,6 +200,7 @@ COMMON_OPTIONS = (
     "batch_interval",
     "checkpoint",
     "checkpoint_interval",
+    "dead_letters",
     "duration",
 )
 
@@ -211,6 +218,7 @@ class JobConfig:
     batch_interval: Duration = ONE_SECOND
     checkpoint: str | None = None
     checkpoint_interval: Duration | None = None
+    dead_letters: str | None = None
     duration: Duration = ZERO
     window: Duration | None = None
     slide: Duration | None = None

@@ -29,6 +29,7 @@ class RunStats:
     completed: list[int] = field(default_factory=list)
     durations_ms: list[int] = field(default_factory=list)
     dropped_late: int = 0
+    dead_letters: int = 0
     _changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
 
     def record(self, batch_label: str, rows: int) -> None:
@@ -47,6 +48,12 @@ class RunStats:
             self.dropped_late += dropped_late
             self._changed.notify_all()
 
+    def dead(self, count: int) -> None:
+        """``count`` unreadable input records were written to the dead-letter directory."""
+        with self._changed:
+            self.dead_letters += count
+            self._changed.notify_all()
+
     def wait_for(self, predicate: Callable[[RunStats], bool], timeout: float) -> bool:
         with self._changed:
             return self._changed.wait_for(lambda: predicate(self), timeout)
@@ -58,6 +65,7 @@ class RunStats:
     def summary(self) -> str:
         last = f"; last batch {self.last_batch}" if self.last_batch else ""
         late = f"; {self.dropped_late} late records dropped" if self.dropped_late else ""
+        late += f"; {self.dead_letters} unreadable records kept as dead letters" if self.dead_letters else ""
         written = f"{self.batches} batches, {self.rows} rows written in {self.elapsed:.1f} s"
         job_and_api = self.key.rsplit("/", 1)[0]
         return f"{job_and_api}: {written}{last}{late}"

@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import reduce
 from pathlib import Path
@@ -20,6 +21,13 @@ from typing import TYPE_CHECKING, Any
 from sparkkit import __version__
 from sparkkit.checkpoint import CheckpointLayout, Manifest, check_restart, write_manifest
 from sparkkit.config import JobConfig
+from sparkkit.deadletters import (
+    DeadLetterWriter,
+    default_location,
+    is_dead_letter,
+    is_record,
+    split_dead_letters,
+)
 from sparkkit.errors import ConfigError, SparkkitError
 from sparkkit.jobs import Job, get_job
 from sparkkit.output import BatchWriter
@@ -30,6 +38,7 @@ from sparkkit.sources import Source, SourceContext, source_for
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.streaming import DataStreamWriter
     from pyspark.streaming import DStream, StreamingContext
 
 
@@ -48,6 +57,7 @@ class Prepared:
     layout: CheckpointLayout | None
     manifest: Manifest | None
     run_id: str
+    dead_letters: Path
 
     @property
     def run_key(self) -> str:
@@ -90,6 +100,7 @@ def prepare(config: JobConfig) -> Prepared:
     job.check(config)
     sink = sink_for(config.sink)
     sink.check()
+    sink.check_columns(["batch_time"] * job.has_batch_time + [name for name, _ in job.columns])
     layout = manifest = None
     run_id = uuid.uuid4().hex[:12]
     if config.checkpoint:
@@ -103,7 +114,8 @@ def prepare(config: JobConfig) -> Prepared:
         if resumed is not None and resumed.run_id:
             run_id = resumed.run_id
             manifest = replace(manifest, run_id=run_id, created=resumed.created)
-    return Prepared(config, job, sources, sink, layout, manifest, run_id)
+    dead_letters = Path(config.dead_letters or default_location(config.checkpoint, job.name))
+    return Prepared(config, job, sources, sink, layout, manifest, run_id, dead_letters)
 
 
 class Run:
@@ -116,6 +128,7 @@ class Run:
         self._tmp: str | None = None
         self._ssc: StreamingContext | None = None
         self._query: Any = None
+        self._dead_letter_query: Any = None
         self._listener: StructuredProgress | None = None
         self._stopped = threading.Event()
 
@@ -131,12 +144,20 @@ class Run:
             p.sink, p.job.output_schema(), p.run_key, p.run_id, p.layout, p.job.has_batch_time, per_batch
         )
 
+    def _dead_letter_writer(self) -> DeadLetterWriter:
+        p = self.prepared
+        return DeadLetterWriter(str(p.dead_letters), p.run_key, p.run_id)
+
     def _build_dstream_graph(self) -> StreamingContext:
         p = self.prepared
         ssc = build_streaming_context(self.spark, p.config.batch_interval.seconds)
         ctx = SourceContext(self._state_dir(), p.config.batch_interval)
         streams: list[DStream[Any]] = [source.dstream(ssc, ctx) for source in p.sources]
         stream = streams[0] if len(streams) == 1 else ssc.union(*streams)
+        if any(source.dead_letters for source in p.sources):
+            stream = stream.cache()  # read once, split in two
+            stream.filter(is_dead_letter).foreachRDD(self._dead_letter_writer().dstream_batch)
+            stream = stream.filter(is_record)
         p.job.dstream(stream, p.config).foreachRDD(self._writer().dstream_batch)
         if p.layout is not None:
             ssc.checkpoint(str(p.layout.path))
@@ -170,16 +191,34 @@ class Run:
         for key, value in p.job.structured_conf(p.config).items():
             self.spark.conf.set(key, value)
         frames: list[DataFrame] = [source.structured(self.spark, ctx) for source in p.sources]
-        stream = reduce(lambda a, b: a.unionByName(b), frames)
-        plan = p.job.structured(stream, p.config)
-        writer = (
-            plan.stream.writeStream.outputMode(plan.output_mode)
-            .foreachBatch(self._writer(plan.per_batch).structured_batch)
-            .trigger(processingTime=f"{p.config.batch_interval.ms} milliseconds")
-            .queryName(f"{p.job.name}_{p.layout.query if p.layout else 'main'}")
+        stream = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
+        records, letters = split_dead_letters(stream)
+        plan = p.job.structured(records, p.config)
+        writer = self._writer(plan.per_batch)
+        if letters is not None and plan.per_batch is not None:
+            # A stateless job can be planned per micro-batch: one query reads the input once
+            # and splits each batch into dead letters and the job's input.
+            split = _SplitBatch(
+                self._dead_letter_writer(), lambda df: p.job.structured(df, p.config).stream, writer
+            )
+            return self._start_query(stream.writeStream.foreachBatch(split), "main", p.layout)
+        if letters is not None:
+            dead_layout = replace(p.layout, query=f"{p.layout.query}-dead-letters") if p.layout else None
+            self._dead_letter_query = self._start_query(
+                letters.writeStream.foreachBatch(self._dead_letter_writer().structured_batch),
+                "dead_letters",
+                dead_layout,
+            )
+        query = plan.stream.writeStream.outputMode(plan.output_mode).foreachBatch(writer.structured_batch)
+        return self._start_query(query, "main", p.layout)
+
+    def _start_query(self, writer: DataStreamWriter, name: str, layout: CheckpointLayout | None) -> Any:
+        p = self.prepared
+        writer = writer.trigger(processingTime=f"{p.config.batch_interval.ms} milliseconds").queryName(
+            f"{p.job.name}_{layout.query if layout else name}"
         )
-        if p.layout is not None:
-            writer = writer.option("checkpointLocation", str(p.layout.path))
+        if layout is not None:
+            writer = writer.option("checkpointLocation", str(layout.path))
         return writer.start()
 
     def await_end(self, timeout: float | None = None) -> None:
@@ -204,14 +243,17 @@ class Run:
         if self._query is None:
             raise SparkkitError("process_all_available() needs a started --api structured run")
         self._query.processAllAvailable()
+        if self._dead_letter_query is not None:
+            self._dead_letter_query.processAllAvailable()
 
-    def _wait_between_batches(self, timeout: float = 60.0) -> None:
+    @staticmethod
+    def _wait_between_batches(query: Any, timeout: float = 60.0) -> None:
         """Let a running micro-batch finish, so stop() lands between batches and interrupts nothing.
 
         (``processAllAvailable`` is no use here: a rate source always has more data.)
         """
         deadline = time.monotonic() + timeout
-        while self._query.isActive and self._query.status["isTriggerActive"] and time.monotonic() < deadline:
+        while query.isActive and query.status["isTriggerActive"] and time.monotonic() < deadline:
             time.sleep(0.05)
 
     def stop(self, graceful: bool = True) -> None:
@@ -222,13 +264,39 @@ class Run:
         if self._ssc is not None:
             self._ssc.stop(stopSparkContext=False, stopGraceFully=graceful)
         if self._query is not None:
-            if graceful:
-                self._wait_between_batches()
-            self._query.stop()
+            for query in (self._query, self._dead_letter_query):
+                if query is None:
+                    continue
+                if graceful:
+                    self._wait_between_batches(query)
+                query.stop()
         if self._listener is not None:
             self.spark.streams.removeListener(self._listener)
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+class _SplitBatch:
+    """``foreachBatch`` target of a stateless job over sources with dead letters.
+
+    Each micro-batch is read once: its dead letters are written, and the job, planned on the
+    batch's records, writes its output.
+    """
+
+    def __init__(
+        self, dead: DeadLetterWriter, plan: Callable[[DataFrame], DataFrame], writer: BatchWriter
+    ) -> None:
+        self.dead, self.plan, self.writer = dead, plan, writer
+
+    def __call__(self, df: DataFrame, batch_id: int) -> None:
+        batch = df.persist()
+        try:
+            records, letters = split_dead_letters(batch)
+            if letters is not None:
+                self.dead.structured_batch(letters, batch_id)
+            self.writer.structured_batch(self.plan(records), batch_id)
+        finally:
+            batch.unpersist()
 
 
 def first_line(exc: BaseException) -> str:
@@ -243,6 +311,7 @@ def first_line(exc: BaseException) -> str:
 def run(config: JobConfig, spark: SparkSession | None = None) -> RunStats:
     """Run a job for ``config.duration`` (forever when 0, until Ctrl-C) and return its statistics."""
     prepared = prepare(config)
+    own_session = spark is None
     try:
         spark = spark or session_for(config)
         job_run = Run(prepared, spark).start()
@@ -281,6 +350,8 @@ def run(config: JobConfig, spark: SparkSession | None = None) -> RunStats:
         job_run.stop()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        if own_session:  # stop Spark while Python can still answer its last listener events
+            spark.stop()
     if failures:
         raise failures[0]
     return job_run.stats

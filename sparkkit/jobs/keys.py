@@ -23,11 +23,13 @@ WHITESPACE_REGEX = r"(?U)[\s\x{1C}-\x{1F}]+"
 
 def check_keying(config: JobConfig, job: str) -> None:
     """JSON sources need ``--key``; ``--event-time`` applies to JSON sources in Structured jobs."""
-    formats = {address.params.get("format", "text") for address in config.source if address.scheme == "file"}
+    formats = {a.params.get("format", "text") for a in config.source if a.scheme in ("file", "kafka")}
     if "json" in formats and not config.key:
         raise ConfigError("--key", "", f"{job} over a format=json source needs --key FIELD to count by")
     if config.event_time and "json" not in formats:
-        raise ConfigError("--event-time", config.event_time, "needs a file://...?format=json source")
+        raise ConfigError(
+            "--event-time", config.event_time, "needs a format=json source (file:// or kafka://)"
+        )
 
 
 def record_keys(record: Any, field: str | None) -> list[str]:

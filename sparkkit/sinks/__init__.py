@@ -6,6 +6,7 @@ from sparkkit.addresses import Address, implementation, parse_sink
 from sparkkit.sinks.base import BatchInfo, Sink
 from sparkkit.sinks.console import ConsoleSink
 from sparkkit.sinks.files import FileSink
+from sparkkit.sinks.kafka import KafkaSink
 from sparkkit.sinks.memory import MemorySink, MemoryTable, memory_table
 
 _SINKS: dict[str, type[Sink]] = {
@@ -13,6 +14,7 @@ _SINKS: dict[str, type[Sink]] = {
     "json": FileSink,
     "parquet": FileSink,
     "memory": MemorySink,
+    "kafka": KafkaSink,
 }
 
 
@@ -27,6 +29,7 @@ __all__ = [
     "BatchInfo",
     "ConsoleSink",
     "FileSink",
+    "KafkaSink",
     "MemorySink",
     "MemoryTable",
     "Sink",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
@@ -69,6 +70,9 @@ class Sink(ABC):
                 )
             if not _OPTION_CHECKS[self.options[name]](value):
                 raise ConfigError("--sink", self.address.raw, f"{name} must be {self.options[name]}")
+
+    def check_columns(self, columns: Sequence[str]) -> None:  # noqa: B027 - optional hook
+        """Validate the options that name output columns, before Spark starts; raise ConfigError."""
 
     def open(self) -> None:  # noqa: B027 - optional hook
         """Called once when a run starts, before the first batch."""

@@ -48,6 +48,11 @@ class Source(ABC):
         """``text`` for lines; ``json``/``csv`` for parsed records."""
         return "text"
 
+    @property
+    def dead_letters(self) -> bool:
+        """Can this source mark unreadable records as dead letters (:mod:`sparkkit.deadletters`)?"""
+        return False
+
     def check(self) -> None:  # noqa: B027 - optional hook
         """Validate what can be validated before Spark starts; raise ConfigError."""
 

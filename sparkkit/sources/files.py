@@ -11,13 +11,14 @@ crash reads the same files, and no file is read by two batches.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import sys
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sparkkit.deadletters import COLUMN, dead_letter_column, origin, parse_json_column, read_value
 from sparkkit.errors import ConfigError
 from sparkkit.sources.base import Source, SourceContext
 from sparkkit.sources.ticker import PlanLog, planned_stream
@@ -25,9 +26,13 @@ from sparkkit.sources.ticker import PlanLog, planned_stream
 if TYPE_CHECKING:
     from pyspark import RDD
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
     from pyspark.streaming import DStream, StreamingContext
 
 _OWN_PARAMS = ("format", "schema")
+#: File-source options that apply to JSON lines read as text.
+_TEXT_READER_OPTIONS = ("maxFileAge", "maxFilesPerTrigger", "latestFirst", "fileNameOnly", "cleanSource",
+                        "sourceArchiveDir", "pathGlobFilter", "recursiveFileLookup")  # fmt: skip
 
 
 def batch_ms(time: datetime) -> int:
@@ -111,37 +116,38 @@ def decode_lines(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
-def parse_json_line(line: str) -> dict[str, Any]:
-    """One JSON object per line; anything else becomes ``_corrupt_record``, as in Spark's PERMISSIVE mode."""
-    try:
-        value = json.loads(line)
-    except ValueError:
-        return {"_corrupt_record": line}
-    return value if isinstance(value, dict) else {"_corrupt_record": line}
-
-
 class _FileReader:
     """The per-batch transform: plan the batch's files and read them as one RDD."""
 
-    def __init__(self, planner: DirectoryPlanner, fmt: str, header: bool) -> None:
+    def __init__(self, planner: DirectoryPlanner, fmt: str, header: bool, source: str) -> None:
         self.planner = planner
         self.fmt = fmt
         self.header = header
+        self.source = source
 
     def __call__(self, time: datetime, tick: RDD[Any]) -> RDD[Any]:
         sc = tick.context
         files = self.planner.files_for(batch_ms(time))
         if not files:
             return sc.emptyRDD()
-        parts = [sc.textFile(path, use_unicode=False).map(decode_lines) for path in files]  # type: ignore[arg-type]
+        raw: list[RDD[Any]] = [sc.textFile(path, use_unicode=False) for path in files]
+        if self.fmt == "json":
+            parts = [
+                lines.filter(_not_blank).map(partial(read_value, fmt="json", source=self.source, file=path))
+                for lines, path in zip(raw, files, strict=True)
+            ]
+            return sc.union(parts) if len(parts) > 1 else parts[0]
+        parts = [lines.map(decode_lines) for lines in raw]
         if self.fmt == "csv" and self.header:
             parts = [rdd.mapPartitionsWithIndex(_drop_first_line) for rdd in parts]
         lines = sc.union(parts) if len(parts) > 1 else parts[0]
-        if self.fmt == "json":
-            return lines.filter(lambda s: s.strip() != "").map(parse_json_line)
         if self.fmt == "csv":
             return lines.map(lambda s: next(csv.reader([s]), []))
         return lines
+
+
+def _not_blank(raw: bytes) -> bool:
+    return raw.strip() != b""
 
 
 def _drop_first_line(index: int, lines: Any) -> Any:
@@ -162,6 +168,10 @@ class FileSource(Source):
     @property
     def record_format(self) -> str:
         return self.address.params["format"]
+
+    @property
+    def dead_letters(self) -> bool:
+        return self.record_format == "json"
 
     @property
     def max_files(self) -> int | None:
@@ -201,15 +211,33 @@ class FileSource(Source):
         state = ctx.state_dir / self.name
         planner = DirectoryPlanner(str(self.directory), str(state / "plans.jsonl"), self.max_files)
         header = self.address.params.get("header", "false").lower() == "true"
-        return planned_stream(ssc, state, _FileReader(planner, self.record_format, header))
+        reader = _FileReader(planner, self.record_format, header, origin(self.address))
+        return planned_stream(ssc, state, reader)
 
     def structured(self, spark: SparkSession, ctx: SourceContext) -> DataFrame:
         self.directory.mkdir(parents=True, exist_ok=True)
         reader = spark.readStream.format(self.record_format).options(**self.reader_options())
-        schema = self.address.params.get("schema")
-        if schema:
-            reader = reader.schema(schema)
-        elif self.record_format != "text":
+        schema: str | StructType | None = self.address.params.get("schema")
+        if schema is None and self.record_format != "text":
             sample = spark.read.format(self.record_format).options(**self.reader_options())
-            reader = reader.schema(sample.load(str(self.directory)).schema)
+            schema = sample.load(str(self.directory)).schema
+        if self.record_format == "json":
+            assert schema is not None
+            return self._with_dead_letters(spark, schema)
+        if schema is not None:
+            reader = reader.schema(schema)
         return reader.load(str(self.directory))
+
+    def _with_dead_letters(self, spark: SparkSession, schema: str | StructType) -> DataFrame:
+        """JSON lines are read as text and parsed, so a line that does not parse becomes a dead
+        letter naming its file (Spark's JSON reader would give a row of nulls)."""
+        from pyspark.sql import functions as F
+
+        options = {k: v for k, v in self.reader_options().items() if k in _TEXT_READER_OPTIONS}
+        lines = spark.readStream.format("text").options(**options).load(str(self.directory))
+        lines = lines.where(F.trim("value") != "").select(
+            "value", F.col("_metadata.file_path").alias("_file")
+        )
+        df, fields, reason = parse_json_column(lines, F.col("value"), schema)
+        letter = dead_letter_column(F.col("value"), reason, origin(self.address), file=F.col("_file"))
+        return df.select(*fields, letter.alias(COLUMN))

@@ -9,6 +9,10 @@ earliest, latest or Spark's JSON form; ``maxOffsetsPerTrigger`` is honoured thro
 batches with the columns of Spark's Kafka source; partitions added later are read from their
 start; offsets lost to retention fail the query unless ``failOnDataLoss=false``.
 Options with the ``kafka.`` prefix go to the Kafka client (``kafka.security.protocol`` ...).
+
+Values are text lines, or JSON objects with ``format=json&schema=DDL``. A value that is not
+UTF-8 (or not a JSON object for ``format=json``) becomes a dead letter with its topic,
+partition and offset (:mod:`sparkkit.deadletters`); null values (tombstones) carry no record.
 """
 
 from __future__ import annotations
@@ -21,7 +25,16 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 
 from sparkkit.broker import port_open
+from sparkkit.deadletters import (
+    COLUMN,
+    INVALID_UTF8,
+    dead_letter_column,
+    origin,
+    parse_json_column,
+    read_value,
+)
 from sparkkit.errors import ConfigError
+from sparkkit.kafka_client import client_options, native_connector
 from sparkkit.sources.base import Source, SourceContext
 from sparkkit.sources.files import batch_ms
 from sparkkit.sources.ticker import PlanLog, planned_stream
@@ -32,16 +45,10 @@ if TYPE_CHECKING:
     from pyspark.streaming import DStream, StreamingContext
 
 FORMAT_NAME = "sparkkit_kafka"
-NATIVE_PROVIDER = "org.apache.spark.sql.kafka010.KafkaSourceProvider"
 KAFKA_SCHEMA = (
     "key BINARY, value BINARY, topic STRING, partition INT, offset BIGINT, "
     "timestamp TIMESTAMP, timestampType INT"
 )
-
-
-def client_options(options: dict[str, str]) -> dict[str, Any]:
-    """``kafka.security.protocol`` -> ``security_protocol``: the kafka-python keyword arguments."""
-    return {k[len("kafka.") :].replace(".", "_"): v for k, v in options.items() if k.startswith("kafka.")}
 
 
 def _tp_key(topic: str, partition: int) -> str:
@@ -265,23 +272,29 @@ class KafkaRangePlanner:
 
 
 class _KafkaBatches:
-    """The per-batch transform: plan the ranges, read them on the executors as text lines."""
+    """The per-batch transform: plan the ranges, read them on the executors as records.
 
-    def __init__(self, planner: KafkaRangePlanner, fail_on_data_loss: bool) -> None:
+    Each value becomes a text line (or a JSON object for ``format=json``), or a dead letter.
+    """
+
+    def __init__(self, planner: KafkaRangePlanner, fail_on_data_loss: bool, fmt: str, source: str) -> None:
         self.planner = planner
         self.fail_on_data_loss = fail_on_data_loss
+        self.fmt = fmt
+        self.source = source
 
     def __call__(self, time: datetime, tick: RDD[Any]) -> RDD[str]:
         ranges = self.planner.ranges_for(batch_ms(time))
         if not ranges:
             return tick.context.emptyRDD()
-        client, lossy = self.planner.client, self.fail_on_data_loss
+        client, lossy, fmt, source = self.planner.client, self.fail_on_data_loss, self.fmt, self.source
 
-        def lines(r: list[Any]) -> Iterator[str]:
+        def records(r: list[Any]) -> Iterator[Any]:
             for record in read_records(client, r[0], r[1], r[2], r[3], lossy):
-                yield (record.value or b"").decode("utf-8", "replace")
+                if record.value is not None:
+                    yield read_value(record.value, fmt, source, record.topic, record.partition, record.offset)
 
-        return tick.context.parallelize(ranges, len(ranges)).flatMap(lines)
+        return tick.context.parallelize(ranges, len(ranges)).flatMap(records)
 
 
 class KafkaDataSource(DataSource):
@@ -298,17 +311,12 @@ class KafkaDataSource(DataSource):
         return KafkaStreamReader(dict(self.options))
 
 
-def native_connector(spark: SparkSession) -> bool:
-    """Is Spark's own Kafka connector (spark-sql-kafka-0-10) on the classpath?"""
-    try:
-        spark.sparkContext._jvm.java.lang.Class.forName(NATIVE_PROVIDER)  # type: ignore[union-attr]
-        return True
-    except Exception:
-        return False
+#: Address options that belong to sparkkit, not to the Kafka reader.
+_OWN_PARAMS = ("format", "schema")
 
 
 class KafkaSource(Source):
-    """Kafka topics as text lines (``value`` decoded as UTF-8), natively or through sparkkit's reader."""
+    """Kafka topics as text lines or JSON objects, natively or through sparkkit's reader."""
 
     scheme = "kafka"
 
@@ -316,7 +324,23 @@ class KafkaSource(Source):
     def bootstrap(self) -> str:
         return ",".join(f"{h}:{p}" for h, p in self.address.hosts)
 
+    @property
+    def record_format(self) -> str:
+        return self.address.params.get("format", "text")
+
+    @property
+    def dead_letters(self) -> bool:
+        return True
+
     def check(self) -> None:
+        if self.record_format not in ("text", "json"):
+            raise ConfigError("--source", self.address.raw, "format must be text or json")
+        if self.record_format == "json" and not self.address.params.get("schema"):
+            raise ConfigError(
+                "--source",
+                self.address.raw,
+                "format=json needs ?schema=DDL (e.g. schema=user STRING, ts TIMESTAMP)",
+            )
         if not any(port_open(h, p, timeout=2.0) for h, p in self.address.hosts):
             raise ConfigError("--source", self.address.raw, f"no Kafka broker answers at {self.bootstrap}")
 
@@ -330,16 +354,30 @@ class KafkaSource(Source):
             int(rate) if rate else None, ctx.batch_interval.ms, str(state / "plans.jsonl"),
         )  # fmt: skip
         fail_on_data_loss = params.get("failondataloss", "true").lower() != "false"
-        return planned_stream(ssc, state, _KafkaBatches(planner, fail_on_data_loss))
+        batches = _KafkaBatches(planner, fail_on_data_loss, self.record_format, origin(self.address))
+        return planned_stream(ssc, state, batches)
 
     def structured(self, spark: SparkSession, ctx: SourceContext) -> DataFrame:
+        """Columns ``value`` (text) or the schema's fields (JSON), and ``_dead_letter``."""
         from pyspark.sql import functions as F
 
-        params = dict(self.address.params)
+        params = {k: v for k, v in self.address.params.items() if k not in _OWN_PARAMS}
         if native_connector(spark):
             reader = spark.readStream.format("kafka").option("kafka.bootstrap.servers", self.bootstrap)
         else:
             spark.dataSource.register(KafkaDataSource)
             reader = spark.readStream.format(FORMAT_NAME).option("bootstrap", self.bootstrap)
         raw = reader.option("subscribe", self.address.path).options(**params).load()
-        return raw.select(F.col("value").cast("string").alias("value"))
+        raw = raw.where(F.col("value").isNotNull())
+        value, reason = F.col("value"), F.when(~F.is_valid_utf8("value"), F.lit(INVALID_UTF8))
+        if self.record_format == "json":
+            raw, fields, not_json = parse_json_column(
+                raw, value.cast("string"), self.address.params["schema"]
+            )
+            reason = F.coalesce(reason, not_json)
+        else:
+            fields = [value.cast("string").alias("value")]
+        letter = dead_letter_column(
+            value, reason, origin(self.address), F.col("topic"), F.col("partition"), F.col("offset")
+        )
+        return raw.select(*fields, letter.alias(COLUMN))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sparkkit.config import JobConfig, load_config
+from sparkkit.deadletters import read_dead_letters
 from sparkkit.errors import HarnessTimeoutError
 from sparkkit.jobs import get_job
 from sparkkit.progress import RunStats
@@ -74,6 +75,15 @@ class StreamHarness:
         #: The statistics of the last run (batches, durations, rows dropped by the watermark).
         self.last_stats: RunStats | None = None
 
+    @property
+    def dead_letter_dir(self) -> Path:
+        """Where runs keep unreadable input records, unless ``options`` name another place."""
+        return self.workdir / "dead-letters"
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """The dead letters written so far (source, topic, partition, offset, file, reason, value)."""
+        return read_dead_letters(self.dead_letter_dir)
+
     def _input_dir(self) -> Path:
         path = self.workdir / f"input-{uuid.uuid4().hex[:8]}"
         path.mkdir(parents=True)
@@ -94,6 +104,7 @@ class StreamHarness:
         job_obj = get_job(job)
         cli: dict[str, Any] = {
             "batch_interval": "500ms",
+            "dead_letters": str(self.dead_letter_dir),
             **(options or {}),
             "api": api,
             "source": list(sources),

@@ -2,26 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 
-from kafka import KafkaProducer
-from kafka.admin import KafkaAdminClient, NewTopic
-
-from sparkkit.testing import Rows, StreamHarness
-
-
-def topic_with(bootstrap: str, records: list[str], partitions: int = 2) -> str:
-    topic = f"t{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
-    admin.close()
-    producer = KafkaProducer(bootstrap_servers=bootstrap)
-    for i, record in enumerate(records):
-        producer.send(topic, value=record.encode(), partition=i % partitions)
-        producer.flush()  # one record per request: exact latest offsets on tansu
-    producer.close()
-    return topic
+from sparkkit.testing import Rows, StreamHarness, topic_with
 
 
 def totals(rows: Rows) -> Counter[str]:

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadMaxRows
 
-from sparkkit.sources.kafka import KafkaRange, KafkaStreamReader, client_options
+from sparkkit.kafka_client import client_options
+from sparkkit.sources.kafka import KafkaRange, KafkaStreamReader
 
 
 class FixedOffsets(KafkaStreamReader):

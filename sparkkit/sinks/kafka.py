@@ -1,0 +1,93 @@
+"""``kafka://HOST:PORT/TOPIC``: each output row as a Kafka record, ``key`` and ``value`` as in Spark's sink.
+
+The value is the row as a JSON object; the key is the row's ``?key=COLUMN`` (by default the
+job's ``word`` or ``key`` column, when it has one). With Spark's Kafka connector on the
+classpath, the batch is written by Spark's own ``kafka`` sink; otherwise each partition is sent
+by a kafka-python producer on the executors. Either way delivery is **at least once**: a batch
+re-run after a crash is sent again, so consumers must tolerate duplicates (keyed by
+``batch_time`` and the key). Options with the ``kafka.`` prefix go to the producer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sparkkit.broker import port_open
+from sparkkit.errors import ConfigError
+from sparkkit.kafka_client import client_options, native_connector
+from sparkkit.sinks.base import BatchInfo, Sink
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, Row
+
+#: Columns used as the record key when ``?key=`` is not given, in order of preference.
+DEFAULT_KEYS = ("key", "word")
+
+
+class _SendPartition:
+    """``foreachPartition`` target: one producer per partition, flushed before the task ends."""
+
+    def __init__(self, client: dict[str, Any], topic: str) -> None:
+        self.client, self.topic = client, topic
+
+    def __call__(self, rows: Iterator[Row]) -> None:
+        from kafka import KafkaProducer
+
+        producer = KafkaProducer(**self.client)
+        try:
+            for row in rows:
+                key = None if row["key"] is None else row["key"].encode("utf-8")
+                producer.send(self.topic, key=key, value=row["value"].encode("utf-8"))
+            producer.flush()
+        finally:
+            producer.close()
+
+
+class KafkaSink(Sink):
+    """Writes each batch's rows to one Kafka topic (at least once)."""
+
+    scheme = "kafka"
+    reports_progress = True
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(f"{h}:{p}" for h, p in self.address.hosts)
+
+    def check(self) -> None:
+        for name in self.address.params:
+            if name != "key" and not name.startswith("kafka."):
+                raise ConfigError(
+                    "--sink", self.address.raw, f"unknown option {name!r}; accepted: key, kafka.*"
+                )
+        if not any(port_open(h, p, timeout=2.0) for h, p in self.address.hosts):
+            raise ConfigError("--sink", self.address.raw, f"no Kafka broker answers at {self.bootstrap}")
+
+    def check_columns(self, columns: Sequence[str]) -> None:
+        key = self.address.params.get("key")
+        if key is not None and key not in columns:
+            accepted = ", ".join(columns)
+            raise ConfigError("--sink", self.address.raw, f"key must be an output column: {accepted}")
+
+    def key_column(self, df: DataFrame) -> str | None:
+        key = self.address.params.get("key")
+        return key or next((name for name in DEFAULT_KEYS if name in df.columns), None)
+
+    def records(self, df: DataFrame) -> DataFrame:
+        """The batch as Spark's Kafka sink wants it: string columns ``key`` and ``value``."""
+        from pyspark.sql import functions as F
+
+        key = self.key_column(df)
+        key_col = F.col(key).cast("string") if key else F.lit(None).cast("string")
+        value = F.to_json(F.struct(*df.columns), {"timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSXXX"})
+        return df.select(key_col.alias("key"), value.alias("value"))
+
+    def write(self, df: DataFrame, batch: BatchInfo) -> None:
+        records = self.records(df)
+        options = {k: v for k, v in self.address.params.items() if k.startswith("kafka.")}
+        if native_connector(df.sparkSession):
+            writer = records.write.format("kafka").option("kafka.bootstrap.servers", self.bootstrap)
+            writer.option("topic", self.address.path).options(**options).save()
+        else:
+            client = {"bootstrap_servers": self.bootstrap, **client_options(options)}
+            records.foreachPartition(_SendPartition(client, self.address.path))
