@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 export PYSPARK_PYTHON        := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean cluster-up cluster-down
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ install: $(STAMP)
 ## run JOB (default wordcount) on local[*] for DURATION (0 = until Ctrl-C)
 run: $(STAMP)
 	$(BIN)/sparkkit run $(JOB) --duration $(DURATION) $(ARGS)
+
+## a Spark standalone cluster on 127.0.0.1 (no Docker): WORKERS workers of 1 core
+WORKERS ?= 2
+cluster-up: $(STAMP)
+	$(BIN)/sparkkit cluster up --workers $(WORKERS)
+
+cluster-down: $(STAMP)
+	$(BIN)/sparkkit cluster down
 
 lint: $(STAMP)
 	$(BIN)/ruff check sparkkit jobs tests benchmarks
@@ -41,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks.window_cost
 	$(BIN)/python -m benchmarks.state_scaling
+	$(BIN)/python -m benchmarks.kafka_throughput
 	$(BIN)/python -m benchmarks.report
 
 clean:

@@ -13,16 +13,13 @@ rebalance timeout (use a short ``max_poll_interval_ms`` in tests).
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import signal
 import socket
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sparkkit.daemons import Daemon
 from sparkkit.errors import SparkkitError
 
 DEFAULT_PORT = 9092
@@ -59,14 +56,6 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"tansu" in cmdline
-
-
 @dataclass(frozen=True)
 class BrokerStatus:
     running: bool
@@ -84,24 +73,17 @@ class EmbeddedBroker:
 
     def __init__(self, state_dir: Path | None = None) -> None:
         self.state_dir = Path(state_dir) if state_dir else default_state_dir()
-
-    @property
-    def pid_file(self) -> Path:
-        return self.state_dir / "broker.pid.json"
+        self.daemon = Daemon(self.state_dir / "broker.pid.json", b"tansu")
 
     @property
     def log_file(self) -> Path:
-        return self.state_dir / "broker.log"
+        return self.daemon.log_file
 
     def status(self) -> BrokerStatus:
-        try:
-            info = json.loads(self.pid_file.read_text())
-        except (FileNotFoundError, ValueError):
+        info = self.daemon.info()
+        if info is None:
             return BrokerStatus(False, None, None, self.log_file)
-        pid, port = int(info["pid"]), int(info["port"])
-        if _alive(pid):
-            return BrokerStatus(True, pid, port, self.log_file)
-        return BrokerStatus(False, pid, port, self.log_file)
+        return BrokerStatus(self.daemon.running(), int(info["pid"]), int(info["port"]), self.log_file)
 
     def up(self, port: int = DEFAULT_PORT, timeout: float = 30.0) -> BrokerStatus:
         """Start the broker unless this state directory's broker already runs; wait until it answers."""
@@ -110,19 +92,14 @@ class EmbeddedBroker:
             return current
         if port_open("127.0.0.1", port):
             raise BrokerError(f"port 127.0.0.1:{port} is already taken by another process; choose --port")
-        self.state_dir.mkdir(parents=True, exist_ok=True)
         url = f"tcp://127.0.0.1:{port}"
-        with open(self.log_file, "ab") as log:
-            proc = subprocess.Popen(
-                [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                 "--storage-engine", "memory://tansu/"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            )  # fmt: skip
-        self.pid_file.write_text(json.dumps({"pid": proc.pid, "port": port}))
+        command = [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                   "--storage-engine", "memory://tansu/"]  # fmt: skip
+        self.daemon.start(command, port=port)
         deadline = time.monotonic() + timeout
         while not port_open("127.0.0.1", port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = self.log_file.read_text(errors="replace")[-1500:]
+            if self.daemon.exited() or time.monotonic() > deadline:
+                tail = self.daemon.log_tail()
                 self.down()
                 raise BrokerError(f"the embedded broker did not start on {url}; its log ends:\n{tail}")
             time.sleep(0.05)
@@ -130,19 +107,7 @@ class EmbeddedBroker:
 
     def down(self, timeout: float = 10.0) -> bool:
         """Stop the broker this state directory started; False when none was running."""
-        current = self.status()
-        self.pid_file.unlink(missing_ok=True)
-        if not current.running or current.pid is None:
-            return False
-        os.kill(current.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _alive(current.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if _alive(current.pid):
-            os.kill(current.pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):  # reap it when this process started it
-            os.waitpid(current.pid, os.WNOHANG)
-        return True
+        return self.daemon.stop(timeout)
 
 
 def bootstrap_servers(broker: EmbeddedBroker | None = None) -> str:

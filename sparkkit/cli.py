@@ -1,4 +1,4 @@
-"""The ``sparkkit`` command: ``run JOB``, ``jobs``, ``checkpoint inspect|reset``.
+"""The ``sparkkit`` command: ``run JOB``, ``submit JOB``, ``jobs``, ``checkpoint``, ``kafka``, ``cluster``.
 
 Every error sparkkit raises on purpose ends the command with one line on stderr and its exit
 code (2 for configuration), never a traceback.
@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 from sparkkit import __version__
-from sparkkit.config import OPTIONS, load_config, unknown_option
+from sparkkit.config import OPTIONS, JobConfig, load_config, unknown_option
 from sparkkit.errors import ConfigError, SparkkitError, UnknownOptionError
 from sparkkit.jobs import JOBS, get_job
 
@@ -41,30 +42,29 @@ def job_parser(job_name: str, prog: str) -> argparse.ArgumentParser:
     return parser
 
 
+def parse_job_options(job_name: str, argv: Sequence[str], prog: str | None = None) -> JobConfig:
+    """A job's configuration from its command-line options (plus environment and TOML file)."""
+    job = get_job(job_name)
+    parser = job_parser(job_name, prog or f"sparkkit run {job_name}")
+    args, unknown = parser.parse_known_args(list(argv))
+    if unknown:
+        bad = unknown[0].split("=", 1)[0]
+        if not bad.startswith("--"):
+            raise UnknownOptionError(
+                bad, None, "command line", "unexpected argument; options take the form --name VALUE"
+            )
+        raise unknown_option(
+            bad, bad[2:].replace("-", "_"), job.options, "command line", lambda n: OPTIONS[n].flag, job.name
+        )
+    return load_config(job_name, job.options, vars(args))
+
+
 def run_job_main(job_name: str, argv: Sequence[str], prog: str | None = None) -> int:
     """Parse a job's options, run it, print its summary; the exit code."""
     from sparkkit.runner import run
 
     try:
-        job = get_job(job_name)
-        parser = job_parser(job_name, prog or f"sparkkit run {job_name}")
-        args, unknown = parser.parse_known_args(list(argv))
-        if unknown:
-            bad = unknown[0].split("=", 1)[0]
-            if not bad.startswith("--"):
-                raise UnknownOptionError(
-                    bad, None, "command line", "unexpected argument; options take the form --name VALUE"
-                )
-            raise unknown_option(
-                bad,
-                bad[2:].replace("-", "_"),
-                job.options,
-                "command line",
-                lambda n: OPTIONS[n].flag,
-                job.name,
-            )
-        config = load_config(job_name, job.options, vars(args))
-        stats = run(config)
+        stats = run(parse_job_options(job_name, argv, prog))
     except SparkkitError as exc:
         return fail(exc)
     print(f"[sparkkit] stopped {stats.summary()}", flush=True)
@@ -146,6 +146,64 @@ def _cmd_kafka(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cluster(args: argparse.Namespace) -> int:
+    from sparkkit.cluster import LocalCluster
+
+    cluster = LocalCluster(args.state_dir)
+    if args.action == "up":
+        for name in ("workers", "cores"):
+            if getattr(args, name) < 1:
+                raise ConfigError("--" + name, getattr(args, name), "a whole number >= 1")
+        if not re.fullmatch(r"\d+[kmgt]?", args.memory.lower()):
+            raise ConfigError("--memory", args.memory, "an amount such as 512m or 2g")
+        was_running = cluster.status().running
+        status = cluster.up(args.workers, args.cores, args.memory, args.port, args.ui_port)
+        print(f"{'already running' if was_running else 'started'}: {status.describe()}")
+    elif args.action == "down":
+        stopped = cluster.down()
+        print(f"stopped {stopped} processes" if stopped else "no local cluster was running")
+    else:
+        from sparkkit.cluster import status_at
+
+        status = status_at(args.ui) if args.ui else cluster.status()
+        print(status.describe())
+        if not status.running or status.workers < args.min_workers:
+            return 3
+    return 0
+
+
+def submit_parser(job: str) -> argparse.ArgumentParser:
+    """``sparkkit submit``'s own options; everything else is the job's."""
+    parser = argparse.ArgumentParser(
+        prog=f"sparkkit submit {job}",
+        allow_abbrev=False,
+        description="Run a job with spark-submit, sparkkit shipped to the executors. Options other "
+        f"than these are the job's (`sparkkit run {job} --help`).",
+    )
+    parser.add_argument("--master", default=None, help="master URL (default: the running `sparkkit cluster`)")
+    parser.add_argument(
+        "--conf", action="append", default=[], metavar="KEY=VALUE", help="Spark configuration"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print the spark-submit command only")
+    return parser
+
+
+def _cmd_submit(args: argparse.Namespace) -> int:
+    from sparkkit.cluster import LocalCluster
+    from sparkkit.submit import submit
+
+    get_job(args.job)
+    own, job_args = submit_parser(args.job).parse_known_args(args.options)
+    master = own.master
+    if master is None:
+        master = LocalCluster().status().master_url
+        if master is None:
+            raise ConfigError(
+                "--master", "", "a master URL such as spark://HOST:7077 (no `sparkkit cluster` runs)"
+            )
+    return submit(args.job, master, job_args, own.conf, own.dry_run)
+
+
 def _cmd_produce(args: argparse.Namespace) -> int:
     from sparkkit.addresses import parse_sink
     from sparkkit.producer import produce, records_from
@@ -215,6 +273,41 @@ def build_parser() -> argparse.ArgumentParser:
         if action == "up":
             sub.add_argument("--port", type=int, default=9092, help="port on 127.0.0.1 (default 9092)")
         sub.set_defaults(func=_cmd_kafka)
+    cluster = commands.add_parser(
+        "cluster",
+        help="run a local Spark standalone cluster",
+        description="A Spark standalone master and workers on 127.0.0.1, without Docker.",
+    )
+    cluster_actions = cluster.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action, text in (
+        ("up", "start it and wait for every worker (idempotent)"), ("down", "stop it"),
+        ("status", "master URL, workers, cores, memory, running applications"),
+    ):  # fmt: skip
+        sub = cluster_actions.add_parser(action, help=text, description=f"Local cluster: {text}.")
+        sub.add_argument(
+            "--state-dir", type=Path, default=None, help="pid files and logs (default ~/.local/state)"
+        )
+        if action == "status":
+            sub.add_argument("--ui", default=None, help="ask the master at this web UI URL instead")
+            sub.add_argument(
+                "--min-workers", type=int, default=0, help="exit 3 unless this many workers are alive"
+            )
+        if action == "up":
+            sub.add_argument("--workers", type=int, default=2, help="number of workers (default 2)")
+            sub.add_argument("--cores", type=int, default=1, help="cores per worker (default 1)")
+            sub.add_argument("--memory", default="2g", help="memory per worker (default 2g)")
+            sub.add_argument("--port", type=int, default=7077, help="master port (default 7077)")
+            sub.add_argument("--ui-port", type=int, default=8080, help="master web UI port (default 8080)")
+        sub.set_defaults(func=_cmd_cluster)
+    submit_cmd = commands.add_parser(
+        "submit",
+        help="run a job with spark-submit",
+        add_help=False,
+        description="Run a job with spark-submit, with sparkkit shipped to the executors.",
+    )
+    submit_cmd.add_argument("job", metavar="JOB", help=f"one of: {', '.join(JOBS)}")
+    submit_cmd.add_argument("options", nargs=argparse.REMAINDER, help="submit and job options")
+    submit_cmd.set_defaults(func=_cmd_submit)
     producer = commands.add_parser(
         "produce", help="send records to a Kafka topic", description="Send records to a Kafka topic."
     )

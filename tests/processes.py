@@ -83,3 +83,56 @@ def json_word_totals(directory: Path) -> Counter[str]:
     for row in json_rows(directory):
         totals[row["word"]] += row["count"]
     return totals
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` in the process tree."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def stop_submitted(proc: subprocess.Popen[bytes], timeout: float = 120) -> int:
+    """Stop a ``sparkkit submit`` job as Ctrl-C in its terminal would: SIGTERM to its Python
+    driver (spark-submit's child), which stops gracefully; spark-submit then exits with its code."""
+    drivers = []
+    for pid in descendants(proc.pid):
+        try:
+            if b"driver.py" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                drivers.append(pid)
+        except OSError:
+            continue
+    for pid in drivers or [proc.pid]:
+        os.kill(pid, signal.SIGTERM)
+    return proc.wait(timeout=timeout)
+
+
+def cpu_ticks(pids: Sequence[int]) -> int:
+    """User + system CPU time of ``pids`` so far, in clock ticks."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def executor_busy(root: int, sample_s: float = 0.2) -> bool:
+    """Are the processes below ``root`` (a worker: its executor JVM and Python workers) computing
+    right now, at least half a core over ``sample_s`` seconds? Between batches they idle."""
+    below = descendants(root)
+    before = cpu_ticks(below)
+    time.sleep(sample_s)  # CPU use is measured over an interval
+    return cpu_ticks(below) - before >= sample_s * os.sysconf("SC_CLK_TCK") / 2

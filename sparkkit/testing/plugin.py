@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from sparkkit.broker import EmbeddedBroker
+from sparkkit.cluster import LocalCluster
 from sparkkit.session import build_spark_session, build_streaming_context
 from sparkkit.testing.harness import StreamHarness
 from sparkkit.testing.servers import LineServer
@@ -76,6 +77,22 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield status.bootstrap
     finally:
         broker.down()
+
+
+@pytest.fixture(scope="session")
+def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A Spark standalone master and two 1-core workers on 127.0.0.1 for the test session.
+
+    Its ``master_url`` is what ``sparkkit submit --master`` takes. Started without Docker from
+    the installed pyspark, as ``sparkkit cluster up`` does (``up()`` again restarts a lost
+    worker); stopped at the end of the session.
+    """
+    cluster = LocalCluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        cluster.up(workers=2, cores=1, memory="1g", port=free_port(), ui_port=free_port())
+        yield cluster
+    finally:
+        cluster.down()
 
 
 def free_port() -> int:

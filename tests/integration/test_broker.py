@@ -9,7 +9,7 @@ from pathlib import Path
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from sparkkit.broker import _alive
+from sparkkit.daemons import cmdline_has
 from sparkkit.sources import generator_lines
 from sparkkit.testing.plugin import free_port
 from tests.processes import driver_env
@@ -36,7 +36,7 @@ def test_up_is_idempotent_and_down_leaves_nothing(tmp_path: Path) -> None:
     assert sparkkit("kafka", "status", "--state-dir", state).returncode == 0
     down = sparkkit("kafka", "down", "--state-dir", state)
     assert down.returncode == 0 and "stopped" in down.stdout
-    assert not _alive(pid)
+    assert not cmdline_has(pid, b"tansu")
     assert sparkkit("kafka", "status", "--state-dir", state).returncode == 3
     assert "was not running" in sparkkit("kafka", "down", "--state-dir", state).stdout
 
