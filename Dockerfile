@@ -11,7 +11,7 @@ COPY pyproject.toml README.md ./
 COPY sparkkit ./sparkkit
 COPY conf ./conf
 COPY jobs ./jobs
-RUN python -m pip install .
+RUN python -m pip install '.[fast]'
 
 # spark-class and spark-submit come with the pyspark wheel.
 ENV SPARK_HOME=/usr/local/lib/python3.11/site-packages/pyspark \

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sparkkit import __version__
 from sparkkit.checkpoint import CheckpointLayout, Manifest, check_restart, write_manifest
 from sparkkit.config import JobConfig
+from sparkkit.deadletters import COLUMN as DEAD_LETTER_COLUMN
 from sparkkit.deadletters import (
     DeadLetterWriter,
     default_location,
@@ -279,8 +280,10 @@ class Run:
 class _SplitBatch:
     """``foreachBatch`` target of a stateless job over sources with dead letters.
 
-    Each micro-batch is read once: its dead letters are written, and the job, planned on the
-    batch's records, writes its output.
+    The job, planned on the batch's records, writes its output in one pass over the input, which
+    also counts the dead letters (an :class:`~pyspark.sql.Observation`); only a batch that has
+    some reads its input a second time, to write them. (Caching the whole batch instead cost
+    more than the job itself.)
     """
 
     def __init__(
@@ -289,14 +292,17 @@ class _SplitBatch:
         self.dead, self.plan, self.writer = dead, plan, writer
 
     def __call__(self, df: DataFrame, batch_id: int) -> None:
-        batch = df.persist()
-        try:
-            records, letters = split_dead_letters(batch)
-            if letters is not None:
-                self.dead.structured_batch(letters, batch_id)
-            self.writer.structured_batch(self.plan(records), batch_id)
-        finally:
-            batch.unpersist()
+        from pyspark.sql import Observation
+        from pyspark.sql import functions as F
+
+        seen = Observation(f"dead_letters_{batch_id}")
+        observed = df.observe(seen, F.count(F.col(DEAD_LETTER_COLUMN)).alias("dead"))
+        records, _ = split_dead_letters(observed)
+        self.writer.structured_batch(self.plan(records), batch_id)
+        if seen.get.get("dead", 0):
+            _, letters = split_dead_letters(df)
+            assert letters is not None
+            self.dead.structured_batch(letters, batch_id)
 
 
 def first_line(exc: BaseException) -> str:

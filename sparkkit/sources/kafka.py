@@ -34,7 +34,7 @@ from sparkkit.deadletters import (
     read_value,
 )
 from sparkkit.errors import ConfigError
-from sparkkit.kafka_client import client_options, native_connector
+from sparkkit.kafka_client import ClientConfig, fetch_offsets, native_connector, read_batches, tp_key
 from sparkkit.sources.base import Source, SourceContext
 from sparkkit.sources.files import batch_ms
 from sparkkit.sources.ticker import PlanLog, planned_stream
@@ -51,30 +51,9 @@ KAFKA_SCHEMA = (
 )
 
 
-def _tp_key(topic: str, partition: int) -> str:
-    return f"{topic}:{partition}"
-
-
 def _split_key(key: str) -> tuple[str, int]:
     topic, _, partition = key.rpartition(":")
     return topic, int(partition)
-
-
-def fetch_offsets(client: dict[str, Any], topics: Sequence[str]) -> tuple[dict[str, int], dict[str, int]]:
-    """Beginning and end offsets of every partition of ``topics``, keyed ``topic:partition``."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(enable_auto_commit=False, **client)
-    try:
-        tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
-        begin = consumer.beginning_offsets(tps) if tps else {}
-        end = consumer.end_offsets(tps) if tps else {}
-    finally:
-        consumer.close()
-    return (
-        {_tp_key(tp.topic, tp.partition): int(o) for tp, o in begin.items()},
-        {_tp_key(tp.topic, tp.partition): int(o) for tp, o in end.items()},
-    )
 
 
 def starting_positions(starting: str, begin: dict[str, int], end: dict[str, int]) -> dict[str, int]:
@@ -86,41 +65,11 @@ def starting_positions(starting: str, begin: dict[str, int], end: dict[str, int]
     chosen = dict(end)
     for topic, parts in json.loads(starting).items():
         for partition, offset in parts.items():
-            key = _tp_key(topic, int(partition))
+            key = tp_key(topic, int(partition))
             chosen[key] = (
                 begin.get(key, 0) if offset == -2 else end.get(key, 0) if offset == -1 else int(offset)
             )
     return chosen
-
-
-def read_records(
-    client: dict[str, Any], topic: str, partition: int, start: int, end: int, fail_on_data_loss: bool
-) -> Iterator[Any]:
-    """The records of ``topic:partition`` from ``start`` to ``end`` (exclusive), read with kafka-python."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    tp = TopicPartition(topic, partition)
-    consumer = KafkaConsumer(enable_auto_commit=False, **client)
-    try:
-        consumer.assign([tp])
-        first = consumer.beginning_offsets([tp])[tp]
-        position = start
-        if first > position:
-            if fail_on_data_loss:
-                raise RuntimeError(
-                    f"{topic}:{partition} offsets {position}..{first - 1} were lost (retention?); "
-                    "set failOnDataLoss=false to skip them"
-                )
-            position = first
-        consumer.seek(tp, position)
-        while position < end:
-            for record in consumer.poll(timeout_ms=1000).get(tp, []):
-                if record.offset >= end:
-                    break
-                position = record.offset + 1
-                yield record
-    finally:
-        consumer.close()
 
 
 class KafkaRange(InputPartition):
@@ -135,7 +84,7 @@ class KafkaStreamReader(DataSourceStreamReader):
         options = {k.lower(): v for k, v in options.items()}  # Spark hands data sources lower-cased keys
         self.options = options
         self.topics = [t for t in options["subscribe"].split(",") if t]
-        self.client = {"bootstrap_servers": options["bootstrap"], **client_options(options)}
+        self.client = ClientConfig.from_params(options["bootstrap"], options)
         self.max_offsets = (
             int(options["maxoffsetspertrigger"]) if options.get("maxoffsetspertrigger") else None
         )
@@ -198,21 +147,20 @@ class KafkaStreamReader(DataSourceStreamReader):
              ("partition", pa.int32()), ("offset", pa.int64()),
              ("timestamp", pa.timestamp("us", tz="UTC")), ("timestampType", pa.int32())]
         )  # fmt: skip
-        columns: dict[str, list[Any]] = {name: [] for name in schema.names}
         p = partition
-        for record in read_records(self.client, p.topic, p.partition, p.start, p.end, self.fail_on_data_loss):
-            columns["key"].append(record.key)
-            columns["value"].append(record.value)
-            columns["topic"].append(record.topic)
-            columns["partition"].append(record.partition)
-            columns["offset"].append(record.offset)
-            columns["timestamp"].append(record.timestamp * 1000)
-            columns["timestampType"].append(record.timestamp_type)
-            if len(columns["offset"]) >= 10_000:
-                yield pa.RecordBatch.from_pydict(columns, schema=schema)
-                columns = {name: [] for name in schema.names}
-        if columns["offset"]:
-            yield pa.RecordBatch.from_pydict(columns, schema=schema)
+        for batch in read_batches(self.client, p.topic, p.partition, p.start, p.end, self.fail_on_data_loss):
+            keys, values, topics, partitions, offsets, millis, types = zip(*batch, strict=True)
+            stamps = (
+                pa.array(millis, pa.int64())
+                .cast(pa.timestamp("ms", tz="UTC"))
+                .cast(pa.timestamp("us", tz="UTC"))
+            )
+            yield pa.RecordBatch.from_arrays(
+                [pa.array(keys, pa.binary()), pa.array(values, pa.binary()), pa.array(topics, pa.string()),
+                 pa.array(partitions, pa.int32()), pa.array(offsets, pa.int64()), stamps,
+                 pa.array(types, pa.int32())],
+                schema=schema,
+            )  # fmt: skip
 
 
 class KafkaRangePlanner:
@@ -224,7 +172,7 @@ class KafkaRangePlanner:
     exactly: no range skipped, none read twice. Picklable; the index is rebuilt from the log.
     """
 
-    def __init__(self, client: dict[str, Any], topics: list[str], starting: str, max_rate: int | None,
+    def __init__(self, client: ClientConfig, topics: list[str], starting: str, max_rate: int | None,
                  interval_ms: int, log_path: str) -> None:  # fmt: skip
         self.client, self.topics, self.starting = client, topics, starting
         self.max_rate, self.interval_ms, self.log_path = max_rate, interval_ms, log_path
@@ -290,9 +238,10 @@ class _KafkaBatches:
         client, lossy, fmt, source = self.planner.client, self.fail_on_data_loss, self.fmt, self.source
 
         def records(r: list[Any]) -> Iterator[Any]:
-            for record in read_records(client, r[0], r[1], r[2], r[3], lossy):
-                if record.value is not None:
-                    yield read_value(record.value, fmt, source, record.topic, record.partition, record.offset)
+            for batch in read_batches(client, r[0], r[1], r[2], r[3], lossy):
+                for _, value, topic, partition, offset, _, _ in batch:
+                    if value is not None:
+                        yield read_value(value, fmt, source, topic, partition, offset)
 
         return tick.context.parallelize(ranges, len(ranges)).flatMap(records)
 
@@ -312,7 +261,7 @@ class KafkaDataSource(DataSource):
 
 
 #: Address options that belong to sparkkit, not to the Kafka reader.
-_OWN_PARAMS = ("format", "schema")
+_OWN_PARAMS = ("format", "schema", "client")
 
 
 class KafkaSource(Source):
@@ -341,12 +290,16 @@ class KafkaSource(Source):
                 self.address.raw,
                 "format=json needs ?schema=DDL (e.g. schema=user STRING, ts TIMESTAMP)",
             )
+        try:
+            ClientConfig.from_params(self.bootstrap, self.address.params)
+        except ConfigError as exc:
+            raise ConfigError("--source", self.address.raw, f"client= must be {exc.accepted}") from None
         if not any(port_open(h, p, timeout=2.0) for h, p in self.address.hosts):
             raise ConfigError("--source", self.address.raw, f"no Kafka broker answers at {self.bootstrap}")
 
     def dstream(self, ssc: StreamingContext, ctx: SourceContext) -> DStream[Any]:
         params = {k.lower(): v for k, v in self.address.params.items()}
-        client = {"bootstrap_servers": self.bootstrap, **client_options(params)}
+        client = ClientConfig.from_params(self.bootstrap, params)
         rate = params.get("maxrateperpartition")
         state = ctx.state_dir / self.name
         planner = KafkaRangePlanner(

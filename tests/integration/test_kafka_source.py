@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from sparkkit.testing import Rows, StreamHarness, topic_with
 
 
@@ -14,12 +16,16 @@ def totals(rows: Rows) -> Counter[str]:
     return counted
 
 
-def test_wordcount_from_kafka_is_exact(stream_harness: StreamHarness, kafka_bootstrap: str) -> None:
+@pytest.mark.parametrize("client", ["confluent", "kafka-python"])
+def test_wordcount_from_kafka_is_exact(
+    stream_harness: StreamHarness, kafka_bootstrap: str, client: str
+) -> None:
     records = [f"w{i % 5} common" for i in range(40)]
     topic = topic_with(kafka_bootstrap, records)
     expected = Counter(w for r in records for w in r.split())
     source = (
         f"kafka://{kafka_bootstrap}/{topic}?startingOffsets=earliest&maxOffsetsPerTrigger=7&minPartitions=3"
+        f"&client={client}"
     )
     rows = stream_harness.run_live(
         "wordcount", [source], until=lambda rows: sum(totals(rows).values()) >= 80, api="structured"
@@ -37,7 +43,7 @@ def test_direct_dstream_wordcount_from_kafka_is_exact(
     records = [f"d{i % 4} common" for i in range(30)]
     topic = topic_with(kafka_bootstrap, records)
     expected = Counter(w for r in records for w in r.split())
-    source = f"kafka://{kafka_bootstrap}/{topic}?startingOffsets=earliest&maxRatePerPartition=10"
+    source = f"kafka://{kafka_bootstrap}/{topic}?startingOffsets=earliest&maxRatePerPartition=10&client=kafka-python"
     rows = stream_harness.run_live(
         "wordcount", [source], until=lambda rows: sum(totals(rows).values()) >= 60, api="dstream",
         options={"checkpoint": str(stream_harness.workdir / "kafka-ck")},

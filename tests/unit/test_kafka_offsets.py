@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadMaxRows
 
-from sparkkit.kafka_client import client_options
+from sparkkit.errors import ConfigError
+from sparkkit.kafka_client import ClientConfig, client_options
 from sparkkit.sources.kafka import KafkaRange, KafkaStreamReader
 
 
@@ -28,8 +29,19 @@ def test_options_are_case_insensitive_and_kafka_options_pass_through() -> None:
         {}, {}, maxoffsetspertrigger="7", MINPARTITIONS="3", **{"kafka.security.protocol": "SSL"}
     )
     assert (reader.max_offsets, reader.min_partitions) == (7, 3)
-    assert reader.client["security_protocol"] == "SSL"
+    assert reader.client.kafka_python()["security_protocol"] == "SSL"
+    assert reader.client.confluent()["security.protocol"] == "SSL"  # librdkafka's names as they are
     assert client_options({"kafka.sasl.mechanism": "PLAIN", "subscribe": "t"}) == {"sasl_mechanism": "PLAIN"}
+
+
+def test_kafka_python_options_get_kafka_pythons_types() -> None:
+    options = {"kafka.check.crcs": "false", "kafka.max.poll.records": "2000", "kafka.client.id": "me"}
+    assert client_options(options) == {"check_crcs": False, "max_poll_records": 2000, "client_id": "me"}
+
+
+def test_an_unknown_client_is_refused() -> None:
+    with pytest.raises(ConfigError, match="auto, confluent or kafka-python"):
+        ClientConfig.from_params("b:9092", {"client": "java"})
 
 
 @pytest.mark.parametrize(
