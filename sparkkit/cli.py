@@ -227,14 +227,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sparkkit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser(
-        "run",
-        help="run a job",
-        add_help=False,
-        description="Run a job; `sparkkit run JOB --help` lists its options.",
-    )
-    run.add_argument("job", metavar="JOB", help=f"one of: {', '.join(JOBS)}")
-    run.add_argument("options", nargs=argparse.REMAINDER, help="the job's options")
+    for name, text, description in (
+        ("run", "run a job", "Run a job; `sparkkit run JOB --help` lists its options."),
+        ("submit", "run a job with spark-submit",
+         "Run a job with spark-submit, sparkkit shipped to the executors; "
+         "`sparkkit submit JOB --help` lists submit's own options."),
+    ):  # fmt: skip
+        job_command = commands.add_parser(name, help=text, add_help=False, description=description)
+        job_command.add_argument("job", metavar="JOB", help=f"one of: {', '.join(JOBS)}")
+        job_command.add_argument("options", nargs=argparse.REMAINDER, help="the job's options")
+        if name == "submit":
+            job_command.set_defaults(func=_cmd_submit)
 
     jobs = commands.add_parser("jobs", help="list the jobs", description="List the jobs.")
     jobs.set_defaults(func=_cmd_jobs)
@@ -299,15 +302,6 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--port", type=int, default=7077, help="master port (default 7077)")
             sub.add_argument("--ui-port", type=int, default=8080, help="master web UI port (default 8080)")
         sub.set_defaults(func=_cmd_cluster)
-    submit_cmd = commands.add_parser(
-        "submit",
-        help="run a job with spark-submit",
-        add_help=False,
-        description="Run a job with spark-submit, with sparkkit shipped to the executors.",
-    )
-    submit_cmd.add_argument("job", metavar="JOB", help=f"one of: {', '.join(JOBS)}")
-    submit_cmd.add_argument("options", nargs=argparse.REMAINDER, help="submit and job options")
-    submit_cmd.set_defaults(func=_cmd_submit)
     producer = commands.add_parser(
         "produce", help="send records to a Kafka topic", description="Send records to a Kafka topic."
     )

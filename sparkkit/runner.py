@@ -100,8 +100,8 @@ def prepare(config: JobConfig) -> Prepared:
             )
     job.check(config)
     sink = sink_for(config.sink)
-    sink.check()
     sink.check_columns(["batch_time"] * job.has_batch_time + [name for name, _ in job.columns])
+    sink.check()
     layout = manifest = None
     run_id = uuid.uuid4().hex[:12]
     if config.checkpoint:

@@ -6,6 +6,7 @@ import json
 import socket
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,34 @@ def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
     assert f"--port={port}: port 127.0.0.1:{port} is already taken by another process" in result.stderr
     assert "Traceback" not in result.stderr
     assert recorded_pids(tmp_path) == []
+
+
+def test_submit_dry_run_prints_the_spark_submit_command(tmp_path: Path) -> None:
+    result = sparkkit(
+        "submit", "wordcount", "--master", "spark://127.0.0.1:7077", "--dry-run",
+        "--conf", "spark.executor.memory=1g", "--source", "generator://w?rate=5",
+        "--sink", f"json://{tmp_path / 'out'}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    command = result.stdout.split()
+    assert command[0].endswith("/pyspark/bin/spark-submit") and command[1:3] == [
+        "--master",
+        "spark://127.0.0.1:7077",
+    ]
+    assert f"spark.pyspark.python={sys.executable}" in command
+    assert "spark.executor.memory=1g" in command
+    zipped = Path(command[command.index("--py-files") + 1])
+    assert zipped.suffix == ".zip" and zipfile.ZipFile(zipped).getinfo("sparkkit/runner.py")
+    assert command[command.index("--py-files") + 2].endswith("sparkkit/_submit/driver.py")
+    assert command[command.index("--py-files") + 3 :][:3] == [
+        "wordcount",
+        "--source",
+        "'generator://w?rate=5'",
+    ]
+
+
+def test_submit_refuses_a_bad_option_before_any_jvm() -> None:
+    result = sparkkit("submit", "wordcount", "--master", "spark://127.0.0.1:7077", "--batch-interval", "2x")
+    assert result.returncode == 2
+    assert "sparkkit: error: --batch-interval=2x (from command line)" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""

@@ -132,6 +132,23 @@ def test_broken_toml_is_a_config_error(conf_dir: Path) -> None:
         (["run", "wordcount", "--sinc", "console://"], "did you mean --sink?"),
         (["run", "wordcount", "--source", "generator://a?rate=0"], "rate must be"),
         (["run", "wordcount", "--source", "kafka://127.0.0.1:1/t"], "no Kafka broker answers at 127.0.0.1:1"),
+        (
+            ["run", "wordcount", "--source", "generator://a", "--sink", "kafka://127.0.0.1:1/o"],
+            "no Kafka broker",
+        ),
+        (
+            ["run", "wordcount", "--source", "kafka://127.0.0.1:1/t?client=java"],
+            "client= must be auto, confluent",
+        ),
+        (
+            ["run", "wordcount", "--source", "generator://a", "--sink", "kafka://127.0.0.1:1/o?key=user"],
+            "key must be an output column: batch_time, word, count",
+        ),
+        (
+            ["submit", "wordcount", "--master", "spark://h:7077", "--source", "kafka://127.0.0.1:1/t"],
+            "no Kafka broker",
+        ),
+        (["cluster", "up", "--workers", "0"], "--workers=0"),
         (["run", "wordcont"], "did you mean wordcount?"),
         (["run", "wordcount", "--source", "file:///nonexistent-dir?format=json"], "needs ?schema=DDL"),
         (["checkpoint", "inspect", "/nonexistent/wordcount/main"], "has no sparkkit manifest"),
