@@ -49,6 +49,12 @@ class Source(ABC):
         return "text"
 
     @property
+    def always_new_data(self) -> bool:
+        """Does every Structured trigger find new input (a rate source does, even past ``count``)?
+        Then ``processAllAvailable`` never returns: wait for batches instead."""
+        return False
+
+    @property
     def dead_letters(self) -> bool:
         """Can this source mark unreadable records as dead letters (:mod:`sparkkit.deadletters`)?"""
         return False

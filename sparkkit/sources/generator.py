@@ -141,6 +141,10 @@ class GeneratorSource(Source):
         )
         return planned_stream(ssc, state, plan)
 
+    @property
+    def always_new_data(self) -> bool:
+        return True  # Spark's rate source, whose offsets follow the clock
+
     def structured(self, spark: SparkSession, ctx: SourceContext) -> DataFrame:
         from pyspark.sql import functions as F
 
