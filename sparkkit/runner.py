@@ -240,7 +240,14 @@ class Run:
                 raise JobFailedError(f"{self.prepared.run_key} failed: {first_line(exc)}") from exc
 
     def process_all_available(self) -> None:
-        """Structured only: block until every input available now is processed and written."""
+        """Structured only: block until every input available now is processed and written.
+
+        Refused over a source that always has new data (``generator://``, Spark's rate source):
+        there it would never return.
+        """
+        endless = ", ".join(str(s.address) for s in self.prepared.sources if s.always_new_data)
+        if endless:
+            raise SparkkitError(f"process_all_available() would never return: {endless} never runs dry")
         if self._query is None:
             raise SparkkitError("process_all_available() needs a started --api structured run")
         self._query.processAllAvailable()

@@ -10,7 +10,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from sparkkit.config import load_config
-from sparkkit.errors import CheckpointMismatchError
+from sparkkit.errors import CheckpointMismatchError, SparkkitError
 from sparkkit.runner import Run, prepare, run
 from sparkkit.sinks import memory_table
 from sparkkit.sources import generator_lines
@@ -59,3 +59,11 @@ def test_structured_restart_continues_and_refuses_another_source(spark: SparkSes
     os.utime(watched / "f2.txt")
     with pytest.raises(CheckpointMismatchError, match="--source"):
         prepare(config_for(tmp_path, source=[source + "&maxFilesPerTrigger=1"], checkpoint=str(ck)))
+
+
+def test_process_all_available_refuses_a_source_that_never_runs_dry(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    job = Run(prepare(config_for(tmp_path, source=["generator://g?rate=5"], sink="memory://endless")), spark)
+    with pytest.raises(SparkkitError, match="generator://g\\?rate=5 never runs dry"):
+        job.process_all_available()
