@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -29,17 +30,55 @@ def driver_env(**extra: str) -> dict[str, str]:
     return env
 
 
+class DriverOutput:
+    """A driver process's output: appended to its log file line by line, each line waking waiters.
+
+    A sparkkit driver prints a line after every batch it writes (and Spark logs its own events),
+    so a test waiting for the files of another process re-checks them when a line arrives,
+    instead of polling on a clock.
+    """
+
+    def __init__(self, proc: subprocess.Popen[bytes], log: Path) -> None:
+        self.lines, self.ended = 0, False
+        self.changed = threading.Condition()
+        self._thread = threading.Thread(target=self._copy, args=(proc, log), daemon=True)
+        self._thread.start()
+
+    def wait_past(self, seen: int, timeout: float) -> tuple[int, bool]:
+        """Block until more than ``seen`` lines came, the output ended, or ``timeout`` passed."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.lines != seen or self.ended, max(timeout, 0))
+            return self.lines, self.ended
+
+    def _copy(self, proc: subprocess.Popen[bytes], log: Path) -> None:
+        assert proc.stdout is not None
+        with open(log, "ab") as out:
+            for line in proc.stdout:
+                out.write(line)
+                out.flush()
+                with self.changed:
+                    self.lines += 1
+                    self.changed.notify_all()
+        with self.changed:
+            self.ended = True
+            self.changed.notify_all()
+
+
+_OUTPUTS: dict[Path, DriverOutput] = {}
+
+
 def start_driver(args: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
     """``sparkkit ARGS`` in its own process group, so the driver and its JVM can be killed together."""
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "sparkkit.cli", *args],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=driver_env(),
-            cwd=ROOT,
-            start_new_session=True,
-        )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sparkkit.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=driver_env(),
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    _OUTPUTS[log] = DriverOutput(proc, log)
+    return proc
 
 
 def kill_hard(proc: subprocess.Popen[bytes]) -> None:
@@ -53,16 +92,19 @@ def stop_gracefully(proc: subprocess.Popen[bytes], timeout: float = 120) -> int:
     return proc.wait(timeout=timeout)
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, what: str, log: Path | None = None) -> None:
-    """Wait for an observable condition of a separate process (its output files), or fail saying what."""
+def wait_until(condition: Callable[[], bool], timeout: float, what: str, log: Path) -> None:
+    """Wait until ``condition`` (on a driver's output files or log) holds, re-checking it at each
+    line the driver started with ``log`` prints; fail saying what, when it ends or time runs out."""
+    output = _OUTPUTS[log]
     deadline = time.monotonic() + timeout
+    seen = -1
     while not condition():
-        if time.monotonic() > deadline:
-            tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-            raise AssertionError(
-                f"timed out after {timeout} s waiting for {what}\n--- driver log tail ---\n{tail}"
-            )
-        time.sleep(0.2)  # another process's output files: no listener or harness hook reaches across
+        lines, ended = output.wait_past(seen, deadline - time.monotonic())
+        if (ended and lines == seen) or time.monotonic() > deadline:
+            tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+            reason = "the driver ended" if ended else f"timed out after {timeout} s"
+            raise AssertionError(f"{reason} waiting for {what}\n--- driver log tail ---\n{tail}")
+        seen = lines
 
 
 def json_rows(directory: Path) -> list[dict[str, Any]]:
@@ -115,24 +157,3 @@ def stop_submitted(proc: subprocess.Popen[bytes], timeout: float = 120) -> int:
     for pid in drivers or [proc.pid]:
         os.kill(pid, signal.SIGTERM)
     return proc.wait(timeout=timeout)
-
-
-def cpu_ticks(pids: Sequence[int]) -> int:
-    """User + system CPU time of ``pids`` so far, in clock ticks."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total
-
-
-def executor_busy(root: int, sample_s: float = 0.2) -> bool:
-    """Are the processes below ``root`` (a worker: its executor JVM and Python workers) computing
-    right now, at least half a core over ``sample_s`` seconds? Between batches they idle."""
-    below = descendants(root)
-    before = cpu_ticks(below)
-    time.sleep(sample_s)  # CPU use is measured over an interval
-    return cpu_ticks(below) - before >= sample_s * os.sysconf("SC_CLK_TCK") / 2

@@ -17,7 +17,7 @@ import pytest
 from sparkkit.cluster import LocalCluster
 from sparkkit.testing import topic_with
 from tests.processes import (
-    executor_busy,
+    ROOT,
     json_rows,
     json_word_totals,
     start_driver,
@@ -139,17 +139,25 @@ def test_dstream_windowed_counts_from_files(spark_cluster: LocalCluster, tmp_pat
 def test_a_worker_killed_mid_batch_loses_nothing(spark_cluster: LocalCluster, tmp_path: Path) -> None:
     """running_counts keeps state on the executors. SIGKILL one worker, and the executor it
     launched, while that executor runs tasks of a batch: the tasks rerun on the other executor,
-    the state is restored from the checkpoint, and the totals are exact."""
+    the state is restored from the checkpoint, and the totals are exact.
+
+    The worker is frozen (SIGSTOP) before the batch's input arrives, so a task the driver starts
+    on its executor (logged by Spark's TaskSetManager) cannot finish before the kill.
+    """
     inbox, out, log, events = tmp_path / "in", tmp_path / "out", tmp_path / "submit.log", tmp_path / "events"
     events.mkdir()
+    log4j = tmp_path / "log4j2.properties"  # sparkkit's quiet logging, plus task starts
+    log4j.write_text(
+        (ROOT / "conf" / "log4j2.properties").read_text()
+        + "\nlogger.tasks.name = org.apache.spark.scheduler.TaskSetManager\nlogger.tasks.level = info\n"
+    )
     first = [f"s{i % 4}" for i in range(40)]
-    big = [
-        [f"s{i % 4}" for i in range(1_000_000)] for _ in range(3)
-    ]  # batches of seconds: the kill lands mid-task
+    big = [[f"s{i % 4}" for i in range(1_000_000)] for _ in range(3)]
     proc = submit(
         spark_cluster, "running_counts", log, "--conf", "spark.eventLog.enabled=true",
         "--conf", f"spark.eventLog.dir=file://{events}", "--conf", "spark.eventLog.compress=false",
         "--conf", "spark.eventLog.rolling.enabled=false",
+        "--conf", f"spark.driver.extraJavaOptions=-Dlog4j2.configurationFile=file:{log4j}",
         "--source", f"file://{inbox}", "--sink", f"json://{out}", "--checkpoint", str(tmp_path / "ck"),
     )  # fmt: skip
 
@@ -166,10 +174,15 @@ def test_a_worker_killed_mid_batch_loses_nothing(spark_cluster: LocalCluster, tm
         apps = sorted(victim.log_file.with_suffix("").glob("app-*"))  # the worker's work dir: app/executor id
         executor = sorted(p.name for p in apps[-1].iterdir())[0]
         assert victim.pid is not None
+        os.killpg(victim.pid, signal.SIGSTOP)  # the worker, its executor and their Python workers
+        started_before = log.read_text(errors="replace").count(f"executor {executor}, partition")
         for n, lines in enumerate(big, 1):
             drop(inbox, f"part-{n}.txt", lines)
-        wait_until(lambda: executor_busy(victim.pid), TIMEOUT, f"executor {executor} running a task", log)
-        os.killpg(victim.pid, signal.SIGKILL)  # the worker, its executor and their Python workers
+        wait_until(
+            lambda: log.read_text(errors="replace").count(f"executor {executor}, partition") > started_before,
+            TIMEOUT, f"a task started on the frozen executor {executor}", log,
+        )  # fmt: skip
+        os.killpg(victim.pid, signal.SIGKILL)
         killed_at = time.monotonic()
         expected = {f"s{k}": 10 + 750_000 for k in range(4)}
         wait_until(lambda: latest() == expected, TIMEOUT, "every file counted after the worker died", log)
