@@ -10,7 +10,7 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -220,6 +220,24 @@ def _cmd_produce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _background_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, text: str, what: str,
+    actions: dict[str, str], func: Callable[[argparse.Namespace], int],
+) -> dict[str, argparse.ArgumentParser]:  # fmt: skip
+    """``sparkkit NAME up|down|status`` for background processes kept in a state directory."""
+    command = commands.add_parser(name, help=text, description=f"{what}: {text}.")
+    subcommands = command.add_subparsers(dest="action", required=True, metavar="ACTION")
+    parsers = {}
+    for action, action_text in actions.items():
+        sub = subcommands.add_parser(action, help=action_text, description=f"{what}: {action_text}.")
+        sub.add_argument(
+            "--state-dir", type=Path, default=None, help="pid files and logs (default ~/.local/state)"
+        )
+        sub.set_defaults(func=func)
+        parsers[action] = sub
+    return parsers
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sparkkit", description="Build, run and test PySpark streaming jobs."
@@ -262,46 +280,27 @@ def build_parser() -> argparse.ArgumentParser:
     reset_cmd.add_argument("directory", metavar="DIR", help="the query checkpoint directory, ROOT/JOB/QUERY")
     reset_cmd.add_argument("--force", action="store_true", help="delete even without a sparkkit manifest")
     reset_cmd.set_defaults(func=_cmd_reset)
-    kafka = commands.add_parser(
-        "kafka",
-        help="run the embedded Kafka-compatible broker",
-        description="Run the embedded broker (tansu).",
+    broker = _background_command(
+        commands, "kafka", "run the embedded Kafka-compatible broker", "Embedded broker",
+        {"up": "start it (idempotent)", "down": "stop it", "status": "is it running?"}, _cmd_kafka,
+    )  # fmt: skip
+    broker["up"].add_argument("--port", type=int, default=9092, help="port on 127.0.0.1 (default 9092)")
+    cluster = _background_command(
+        commands, "cluster", "run a local Spark standalone cluster (no Docker)", "Local cluster",
+        {"up": "start it and wait for every worker (idempotent)", "down": "stop it",
+         "status": "master URL, workers, cores, memory, running applications"}, _cmd_cluster,
+    )  # fmt: skip
+    status = cluster["status"]
+    status.add_argument("--ui", default=None, help="ask the master at this web UI URL instead")
+    status.add_argument(
+        "--min-workers", type=int, default=0, help="exit 3 unless this many workers are alive"
     )
-    kafka_actions = kafka.add_subparsers(dest="action", required=True, metavar="ACTION")
-    for action, text in (("up", "start it (idempotent)"), ("down", "stop it"), ("status", "is it running?")):
-        sub = kafka_actions.add_parser(action, help=text, description=f"Embedded broker: {text}.")
-        sub.add_argument(
-            "--state-dir", type=Path, default=None, help="pid file and log (default ~/.local/state)"
-        )
-        if action == "up":
-            sub.add_argument("--port", type=int, default=9092, help="port on 127.0.0.1 (default 9092)")
-        sub.set_defaults(func=_cmd_kafka)
-    cluster = commands.add_parser(
-        "cluster",
-        help="run a local Spark standalone cluster",
-        description="A Spark standalone master and workers on 127.0.0.1, without Docker.",
-    )
-    cluster_actions = cluster.add_subparsers(dest="action", required=True, metavar="ACTION")
-    for action, text in (
-        ("up", "start it and wait for every worker (idempotent)"), ("down", "stop it"),
-        ("status", "master URL, workers, cores, memory, running applications"),
-    ):  # fmt: skip
-        sub = cluster_actions.add_parser(action, help=text, description=f"Local cluster: {text}.")
-        sub.add_argument(
-            "--state-dir", type=Path, default=None, help="pid files and logs (default ~/.local/state)"
-        )
-        if action == "status":
-            sub.add_argument("--ui", default=None, help="ask the master at this web UI URL instead")
-            sub.add_argument(
-                "--min-workers", type=int, default=0, help="exit 3 unless this many workers are alive"
-            )
-        if action == "up":
-            sub.add_argument("--workers", type=int, default=2, help="number of workers (default 2)")
-            sub.add_argument("--cores", type=int, default=1, help="cores per worker (default 1)")
-            sub.add_argument("--memory", default="2g", help="memory per worker (default 2g)")
-            sub.add_argument("--port", type=int, default=7077, help="master port (default 7077)")
-            sub.add_argument("--ui-port", type=int, default=8080, help="master web UI port (default 8080)")
-        sub.set_defaults(func=_cmd_cluster)
+    up = cluster["up"]
+    up.add_argument("--workers", type=int, default=2, help="number of workers (default 2)")
+    up.add_argument("--cores", type=int, default=1, help="cores per worker (default 1)")
+    up.add_argument("--memory", default="2g", help="memory per worker (default 2g)")
+    up.add_argument("--port", type=int, default=7077, help="master port (default 7077)")
+    up.add_argument("--ui-port", type=int, default=8080, help="master web UI port (default 8080)")
     producer = commands.add_parser(
         "produce", help="send records to a Kafka topic", description="Send records to a Kafka topic."
     )
