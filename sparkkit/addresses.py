@@ -46,12 +46,21 @@ class Address:
         return self.params.get(name, default)
 
     @property
+    def netloc(self) -> str:
+        """``HOST:PORT[,HOST:PORT]``: Kafka's bootstrap servers, for instance."""
+        return ",".join(f"{h}:{p}" for h, p in self.hosts)
+
+    @property
+    def location(self) -> str:
+        """``scheme://hosts/path`` without the options, which may hold credentials."""
+        path = self.path if self.path.startswith("/") or not self.path else "/" + self.path
+        return f"{self.scheme}://{self.netloc}{path}"
+
+    @property
     def canonical(self) -> str:
         """The address with absolute paths and sorted options: equal for equal meaning."""
-        hosts = ",".join(f"{h}:{p}" for h, p in self.hosts)
-        path = self.path if self.path.startswith("/") or not self.path else "/" + self.path
         query = "&".join(f"{k}={v}" for k, v in sorted(self.params.items()))
-        return f"{self.scheme}://{hosts}{path}" + (f"?{query}" if query else "")
+        return self.location + (f"?{query}" if query else "")
 
     def __str__(self) -> str:
         return self.raw

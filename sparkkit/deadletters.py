@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sparkkit.addresses import Address, parse_sink
+from sparkkit.addresses import parse_sink
 from sparkkit.progress import stats_for
 from sparkkit.sinks.base import BatchInfo
 from sparkkit.sinks.files import FileSink
@@ -51,13 +51,6 @@ class DeadLetter(NamedTuple):
     reason: str
     value: str
     value_base64: str
-
-
-def origin(address: Address) -> str:
-    """An address without its options (which may hold credentials), for dead-letter records."""
-    hosts = ",".join(f"{h}:{p}" for h, p in address.hosts)
-    path = address.path if address.path.startswith("/") or not address.path else "/" + address.path
-    return f"{address.scheme}://{hosts}{path}"
 
 
 def is_dead_letter(record: Any) -> bool:

@@ -44,7 +44,7 @@ def produce(
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
-    bootstrap = ",".join(f"{h}:{p}" for h, p in address.hosts)
+    bootstrap = address.netloc
     if not any(port_open(host, port, timeout=2.0) for host, port in address.hosts):
         raise SparkkitError(f"cannot reach Kafka at {bootstrap}: no broker accepts connections there")
     try:

@@ -52,7 +52,7 @@ class KafkaSink(Sink):
 
     @property
     def bootstrap(self) -> str:
-        return ",".join(f"{h}:{p}" for h, p in self.address.hosts)
+        return self.address.netloc
 
     def check(self) -> None:
         for name in self.address.params:

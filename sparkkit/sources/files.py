@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sparkkit.deadletters import COLUMN, dead_letter_column, origin, parse_json_column, read_value
+from sparkkit.deadletters import COLUMN, dead_letter_column, parse_json_column, read_value
 from sparkkit.errors import ConfigError
 from sparkkit.sources.base import Source, SourceContext
 from sparkkit.sources.ticker import PlanLog, planned_stream
@@ -211,7 +211,7 @@ class FileSource(Source):
         state = ctx.state_dir / self.name
         planner = DirectoryPlanner(str(self.directory), str(state / "plans.jsonl"), self.max_files)
         header = self.address.params.get("header", "false").lower() == "true"
-        reader = _FileReader(planner, self.record_format, header, origin(self.address))
+        reader = _FileReader(planner, self.record_format, header, self.address.location)
         return planned_stream(ssc, state, reader)
 
     def structured(self, spark: SparkSession, ctx: SourceContext) -> DataFrame:
@@ -239,5 +239,5 @@ class FileSource(Source):
             "value", F.col("_metadata.file_path").alias("_file")
         )
         df, fields, reason = parse_json_column(lines, F.col("value"), schema)
-        letter = dead_letter_column(F.col("value"), reason, origin(self.address), file=F.col("_file"))
+        letter = dead_letter_column(F.col("value"), reason, self.address.location, file=F.col("_file"))
         return df.select(*fields, letter.alias(COLUMN))

@@ -29,7 +29,6 @@ from sparkkit.deadletters import (
     COLUMN,
     INVALID_UTF8,
     dead_letter_column,
-    origin,
     parse_json_column,
     read_value,
 )
@@ -271,7 +270,7 @@ class KafkaSource(Source):
 
     @property
     def bootstrap(self) -> str:
-        return ",".join(f"{h}:{p}" for h, p in self.address.hosts)
+        return self.address.netloc
 
     @property
     def record_format(self) -> str:
@@ -307,7 +306,7 @@ class KafkaSource(Source):
             int(rate) if rate else None, ctx.batch_interval.ms, str(state / "plans.jsonl"),
         )  # fmt: skip
         fail_on_data_loss = params.get("failondataloss", "true").lower() != "false"
-        batches = _KafkaBatches(planner, fail_on_data_loss, self.record_format, origin(self.address))
+        batches = _KafkaBatches(planner, fail_on_data_loss, self.record_format, self.address.location)
         return planned_stream(ssc, state, batches)
 
     def structured(self, spark: SparkSession, ctx: SourceContext) -> DataFrame:
@@ -331,6 +330,6 @@ class KafkaSource(Source):
         else:
             fields = [value.cast("string").alias("value")]
         letter = dead_letter_column(
-            value, reason, origin(self.address), F.col("topic"), F.col("partition"), F.col("offset")
+            value, reason, self.address.location, F.col("topic"), F.col("partition"), F.col("offset")
         )
         return raw.select(*fields, letter.alias(COLUMN))
