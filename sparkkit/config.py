@@ -95,6 +95,12 @@ def _path(value: Any) -> str:
     return os.path.abspath(_text(value))
 
 
+def _path_or_address(value: Any) -> str:
+    """A directory, or a sink address (kept as written)."""
+    text = _text(value)
+    return text if "://" in text else os.path.abspath(text)
+
+
 _MASTER = re.compile(r"^(local(\[(\*|\d+)(,\d+)?\])?|(spark|k8s|mesos)://\S+|yarn)$")
 
 
@@ -135,9 +141,10 @@ OPTIONS: dict[str, OptionSpec] = {
         ),
         OptionSpec(
             "dead_letters",
-            _path,
-            "where unreadable input records are kept (default ROOT/JOB/dead-letters or ./dead-letters/JOB)",
-            "a directory path",
+            _path_or_address,
+            "where unreadable input records are kept: a directory (JSON lines) or any sink address "
+            "(default ROOT/JOB/dead-letters or ./dead-letters/JOB)",
+            "a directory path or a sink address",
         ),
         OptionSpec(
             "checkpoint_interval",

@@ -4,8 +4,8 @@ A source that can meet malformed input (Kafka values that are not UTF-8, or not 
 job; JSON lines that do not parse in files) marks them instead of dropping or mangling them:
 in a DStream as :class:`DeadLetter` elements, in a streaming DataFrame as a non-null
 ``_dead_letter`` struct column. The runner splits them off before the job sees its input and
-writes them, one set of JSON-lines files per batch (idempotent, like the ``json://`` sink), into
-the run's dead-letter directory; each one is counted in the run's statistics.
+writes them through the run's dead-letter sink, an ordinary sink (by default ``json://DIR``: one
+JSON-lines file per batch, exactly once); each one is counted in the run's statistics.
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sparkkit.addresses import parse_sink
 from sparkkit.progress import stats_for
-from sparkkit.sinks.base import BatchInfo
-from sparkkit.sinks.files import FileSink
+from sparkkit.sinks import BatchInfo, Sink, sink_for
 
 if TYPE_CHECKING:
     from pyspark import RDD
@@ -153,19 +151,17 @@ def default_location(checkpoint: str | None, job: str) -> Path:
 
 
 class DeadLetterWriter:
-    """Writes each batch's dead letters as JSON lines into one directory and counts them.
+    """Writes each batch's dead letters through an ordinary sink and counts them.
 
-    Picklable: in a DStream job it is part of the checkpointed graph.
+    The sink is any sink (``json://DIR`` by default, see :func:`dead_letter_sink`); its delivery
+    guarantee is the dead letters' guarantee. Picklable: in a DStream job it is part of the
+    checkpointed graph.
     """
 
-    def __init__(self, directory: str, run_key: str, run_id: str) -> None:
-        self.directory = directory
+    def __init__(self, sink: Sink, run_key: str, run_id: str) -> None:
+        self.sink = sink
         self.run_key = run_key
         self.run_id = run_id
-
-    @property
-    def sink(self) -> FileSink:
-        return FileSink(parse_sink(f"json://{self.directory}"))
 
     def dstream_batch(self, time: datetime, rdd: RDD[Any]) -> None:
         """``foreachRDD`` target over a DStream of :class:`DeadLetter` elements."""
@@ -191,10 +187,16 @@ class DeadLetterWriter:
         if count:
             stats_for(self.run_key).dead(count)
             print(
-                f"[sparkkit] batch {batch.label}: {count} unreadable records -> {self.directory}",
+                f"[sparkkit] batch {batch.label}: {count} unreadable records -> {self.sink.address.location}",
                 file=sys.stderr,
                 flush=True,
             )
+
+
+def dead_letter_sink(location: str | Path) -> Sink:
+    """The sink for ``--dead-letters``: a sink address, or a directory (JSON lines files)."""
+    text = str(location)
+    return sink_for(text if "://" in text else f"json://{Path(text).resolve()}")
 
 
 def read_dead_letters(directory: str | Path) -> list[dict[str, Any]]:

@@ -66,3 +66,16 @@ class CheckpointError(SparkkitError):
 
 class HarnessTimeoutError(SparkkitError):
     """The test harness waited longer than allowed for a batch to complete."""
+
+
+class JobFailedError(SparkkitError):
+    """A streaming query could not start, or stopped with an error; the message names it."""
+
+
+class QueryRefusedError(SparkkitError):
+    """Spark refuses a standing query of a pipeline (its SQL, or the output mode for it).
+
+    Raised before any query starts; the message names the query and Spark's reason in one line.
+    """
+
+    exit_code = 2

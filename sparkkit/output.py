@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparkkit.checkpoint import CheckpointLayout, record_batch
 from sparkkit.progress import stats_for
-from sparkkit.sinks import BatchInfo, Sink
+from sparkkit.sinks import BatchInfo, Delivery, Sink
 
 if TYPE_CHECKING:
     from pyspark import RDD
@@ -69,7 +69,7 @@ class BatchWriter:
         out = df.select(*columns).persist()
         try:
             rows = out.count()
-            if rows or self.sink.address.scheme in ("console", "memory"):
+            if rows or self.sink.delivery is not Delivery.EXACTLY_ONCE:  # no empty files
                 self.sink.write(out, batch)
         finally:
             out.unpersist()

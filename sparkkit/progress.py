@@ -102,21 +102,25 @@ class DStreamProgress(StreamingListener):
 
 
 class StructuredProgress(StreamingQueryListener):
-    """Notes each micro-batch and the rows its stateful operators dropped behind the watermark."""
+    """Notes each micro-batch and the rows its stateful operators dropped behind the watermark.
 
-    def __init__(self, run_key: str, query_id: Callable[[], str | None]) -> None:
-        self.run_key = run_key
-        self.query_id = query_id
+    One listener serves many queries: ``run_key_of`` maps a query id to its run key (None for
+    a query that is not ours).
+    """
+
+    def __init__(self, run_key_of: Callable[[str], str | None]) -> None:
+        self.run_key_of = run_key_of
 
     def onQueryStarted(self, event: Any) -> None:
         pass
 
     def onQueryProgress(self, event: Any) -> None:
         progress = event.progress
-        if str(progress.id) != self.query_id():
+        run_key = self.run_key_of(str(progress.id))
+        if run_key is None:
             return
         dropped = sum(op.numRowsDroppedByWatermark for op in progress.stateOperators)
-        stats_for(self.run_key).complete(progress.batchId, int(progress.batchDuration), dropped)
+        stats_for(run_key).complete(progress.batchId, int(progress.batchDuration), dropped)
 
     def onQueryIdle(self, event: Any) -> None:
         pass

@@ -7,10 +7,7 @@ All checks that need no Spark (configuration, addresses, the checkpoint manifest
 from __future__ import annotations
 
 import shutil
-import signal
 import tempfile
-import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -24,27 +21,25 @@ from sparkkit.config import JobConfig
 from sparkkit.deadletters import COLUMN as DEAD_LETTER_COLUMN
 from sparkkit.deadletters import (
     DeadLetterWriter,
+    dead_letter_sink,
     default_location,
     is_dead_letter,
     is_record,
     split_dead_letters,
 )
-from sparkkit.errors import ConfigError, SparkkitError
+from sparkkit.errors import ConfigError, JobFailedError, SparkkitError
 from sparkkit.jobs import Job, get_job
 from sparkkit.output import BatchWriter
-from sparkkit.progress import DStreamProgress, RunStats, StructuredProgress, reset_stats
+from sparkkit.progress import RunStats, reset_stats
 from sparkkit.session import build_streaming_context, session_for
 from sparkkit.sinks import Sink, sink_for
 from sparkkit.sources import Source, SourceContext, source_for
+from sparkkit.supervisor import DStreamQuery, Query, StructuredQuery, Supervisor, first_line
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.streaming import DataStreamWriter
     from pyspark.streaming import DStream, StreamingContext
-
-
-class JobFailedError(SparkkitError):
-    """The streaming job stopped with an error."""
 
 
 @dataclass
@@ -58,7 +53,7 @@ class Prepared:
     layout: CheckpointLayout | None
     manifest: Manifest | None
     run_id: str
-    dead_letters: Path
+    dead_letters: Sink
 
     @property
     def run_key(self) -> str:
@@ -115,23 +110,25 @@ def prepare(config: JobConfig) -> Prepared:
         if resumed is not None and resumed.run_id:
             run_id = resumed.run_id
             manifest = replace(manifest, run_id=run_id, created=resumed.created)
-    dead_letters = Path(config.dead_letters or default_location(config.checkpoint, job.name))
+    dead_letters = dead_letter_sink(config.dead_letters or default_location(config.checkpoint, job.name))
+    dead_letters.check()
     return Prepared(config, job, sources, sink, layout, manifest, run_id, dead_letters)
 
 
 class Run:
-    """A started job. ``stop()`` may be called from another thread (or a signal handler)."""
+    """A job's queries under one :class:`~sparkkit.supervisor.Supervisor`.
+
+    ``start()`` builds them (a StreamingContext, or the Structured main query and, for a stateful
+    job over sources with dead letters, its dead-letter query) and starts them; ``stop()`` may be
+    called from another thread.
+    """
 
     def __init__(self, prepared: Prepared, spark: SparkSession) -> None:
         self.prepared = prepared
         self.spark = spark
         self.stats: RunStats = reset_stats(prepared.run_key)
+        self.supervisor: Supervisor | None = None
         self._tmp: str | None = None
-        self._ssc: StreamingContext | None = None
-        self._query: Any = None
-        self._dead_letter_query: Any = None
-        self._listener: StructuredProgress | None = None
-        self._stopped = threading.Event()
 
     def _state_dir(self) -> Path:
         if self.prepared.layout is not None:
@@ -147,7 +144,7 @@ class Run:
 
     def _dead_letter_writer(self) -> DeadLetterWriter:
         p = self.prepared
-        return DeadLetterWriter(str(p.dead_letters), p.run_key, p.run_id)
+        return DeadLetterWriter(p.dead_letters, p.run_key, p.run_id)
 
     def _build_dstream_graph(self) -> StreamingContext:
         p = self.prepared
@@ -164,30 +161,19 @@ class Run:
             ssc.checkpoint(str(p.layout.path))
         return ssc
 
-    def start(self) -> Run:
+    def _dstream_context(self) -> StreamingContext:
         p = self.prepared
-        if p.layout is not None and p.manifest is not None:
-            write_manifest(p.layout, p.manifest)
-        p.sink.open()
+        if p.layout is None:
+            return self._build_dstream_graph()
+        from pyspark.streaming import StreamingContext
+
+        return StreamingContext.getOrCreate(str(p.layout.path), self._build_dstream_graph)
+
+    def queries(self) -> list[Query]:
+        """The run's queries, not started: dead letters first, so the main query's input is split."""
+        p = self.prepared
         if p.config.api == "dstream":
-            if p.layout is not None:
-                from pyspark.streaming import StreamingContext
-
-                self._ssc = StreamingContext.getOrCreate(str(p.layout.path), self._build_dstream_graph)
-            else:
-                self._ssc = self._build_dstream_graph()
-            self._ssc.addStreamingListener(DStreamProgress(p.run_key))
-            self._ssc.start()
-        else:
-            self._listener = StructuredProgress(
-                p.run_key, lambda: str(self._query.id) if self._query else None
-            )
-            self.spark.streams.addListener(self._listener)
-            self._query = self._start_structured()
-        return self
-
-    def _start_structured(self) -> Any:
-        p = self.prepared
+            return [DStreamQuery(p.job.name, p.run_key, self._dstream_context)]
         ctx = SourceContext(self._state_dir(), p.config.batch_interval)
         for key, value in p.job.structured_conf(p.config).items():
             self.spark.conf.set(key, value)
@@ -202,42 +188,44 @@ class Run:
             split = _SplitBatch(
                 self._dead_letter_writer(), lambda df: p.job.structured(df, p.config).stream, writer
             )
-            return self._start_query(stream.writeStream.foreachBatch(split), "main", p.layout)
+            return [self._query(stream.writeStream.foreachBatch(split), p.layout)]
+        queries = []
         if letters is not None:
             dead_layout = replace(p.layout, query=f"{p.layout.query}-dead-letters") if p.layout else None
-            self._dead_letter_query = self._start_query(
-                letters.writeStream.foreachBatch(self._dead_letter_writer().structured_batch),
-                "dead_letters",
-                dead_layout,
-            )
-        query = plan.stream.writeStream.outputMode(plan.output_mode).foreachBatch(writer.structured_batch)
-        return self._start_query(query, "main", p.layout)
+            dead = letters.writeStream.foreachBatch(self._dead_letter_writer().structured_batch)
+            queries.append(self._query(dead, dead_layout, "dead-letters"))
+        main = plan.stream.writeStream.outputMode(plan.output_mode).foreachBatch(writer.structured_batch)
+        queries.append(self._query(main, p.layout))
+        return queries
 
-    def _start_query(self, writer: DataStreamWriter, name: str, layout: CheckpointLayout | None) -> Any:
+    def _query(self, writer: DataStreamWriter, layout: CheckpointLayout | None, role: str = "main") -> Query:
         p = self.prepared
-        writer = writer.trigger(processingTime=f"{p.config.batch_interval.ms} milliseconds").queryName(
-            f"{p.job.name}_{layout.query if layout else name}"
-        )
+        name = f"{p.job.name}_{layout.query if layout else role}"
+        writer = writer.trigger(processingTime=f"{p.config.batch_interval.ms} milliseconds").queryName(name)
         if layout is not None:
             writer = writer.option("checkpointLocation", str(layout.path))
-        return writer.start()
+        endless = any(source.always_new_data for source in p.sources)
+        run_key = p.run_key if role == "main" else f"{p.run_key}/{role}"
+        return StructuredQuery(name, run_key, writer, endless)
 
-    def await_end(self, timeout: float | None = None) -> None:
-        """Wait until the job ends by itself, fails, or ``timeout`` seconds pass."""
-        try:
-            if self._ssc is not None:
-                if timeout:
-                    self._ssc.awaitTerminationOrTimeout(timeout)  # type: ignore[arg-type]
-                else:
-                    self._ssc.awaitTermination()
-            elif self._query is not None:
-                if timeout:
-                    self._query.awaitTermination(timeout)
-                else:
-                    self._query.awaitTermination()
-        except Exception as exc:
-            if not self._stopped.is_set():
-                raise JobFailedError(f"{self.prepared.run_key} failed: {first_line(exc)}") from exc
+    def start(self) -> Run:
+        """Write the manifest, open the sink, start every query (or none: see Supervisor.start)."""
+        p = self.prepared
+        if p.layout is not None and p.manifest is not None:
+            write_manifest(p.layout, p.manifest)
+        p.sink.open()
+        self.supervisor = Supervisor(self.spark, self.queries(), self._cleanup)
+        self.supervisor.start()
+        return self
+
+    def _cleanup(self) -> None:
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def _started(self) -> Supervisor:
+        if self.supervisor is None:
+            raise SparkkitError(f"{self.prepared.run_key} has not been started")
+        return self.supervisor
 
     def process_all_available(self) -> None:
         """Structured only: block until every input available now is processed and written.
@@ -248,40 +236,18 @@ class Run:
         endless = ", ".join(str(s.address) for s in self.prepared.sources if s.always_new_data)
         if endless:
             raise SparkkitError(f"process_all_available() would never return: {endless} never runs dry")
-        if self._query is None:
+        if self.prepared.config.api != "structured":
             raise SparkkitError("process_all_available() needs a started --api structured run")
-        self._query.processAllAvailable()
-        if self._dead_letter_query is not None:
-            self._dead_letter_query.processAllAvailable()
+        self._started().process_all_available()
 
-    @staticmethod
-    def _wait_between_batches(query: Any, timeout: float = 60.0) -> None:
-        """Let a running micro-batch finish, so stop() lands between batches and interrupts nothing.
-
-        (``processAllAvailable`` is no use here: a rate source always has more data.)
-        """
-        deadline = time.monotonic() + timeout
-        while query.isActive and query.status["isTriggerActive"] and time.monotonic() < deadline:
-            time.sleep(0.05)
+    def wait(self, duration: float | None = None) -> None:
+        """Run until ``duration`` seconds pass, a signal, a failure or the end of input; then stop."""
+        self._started().wait(duration)
 
     def stop(self, graceful: bool = True) -> None:
         """Stop; gracefully, a DStream finishes its received batches, a query its running batch."""
-        if self._stopped.is_set():
-            return
-        self._stopped.set()
-        if self._ssc is not None:
-            self._ssc.stop(stopSparkContext=False, stopGraceFully=graceful)
-        if self._query is not None:
-            for query in (self._query, self._dead_letter_query):
-                if query is None:
-                    continue
-                if graceful:
-                    self._wait_between_batches(query)
-                query.stop()
-        if self._listener is not None:
-            self.spark.streams.removeListener(self._listener)
-        if self._tmp:
-            shutil.rmtree(self._tmp, ignore_errors=True)
+        if self.supervisor is not None:
+            self.supervisor.stop(graceful)
 
 
 class _SplitBatch:
@@ -312,63 +278,18 @@ class _SplitBatch:
             self.dead.structured_batch(letters, batch_id)
 
 
-def first_line(exc: BaseException) -> str:
-    """The first meaningful line of a (possibly Java) exception's message."""
-    for line in str(exc).splitlines():
-        line = line.strip()
-        if line and not line.startswith(("An error occurred while calling", "Traceback")):
-            return line
-    return type(exc).__name__
-
-
 def run(config: JobConfig, spark: SparkSession | None = None) -> RunStats:
     """Run a job for ``config.duration`` (forever when 0, until Ctrl-C) and return its statistics."""
     prepared = prepare(config)
     own_session = spark is None
     try:
         spark = spark or session_for(config)
-        job_run = Run(prepared, spark).start()
-    except SparkkitError:
-        raise
     except Exception as exc:
-        raise JobFailedError(f"{prepared.job.name} could not start: {first_line(exc)}") from exc
-    ended = threading.Event()
-    failures: list[BaseException] = []
-
-    def watch() -> None:
-        # Blocking py4j calls run here, never on the main thread: a signal landing inside one
-        # would break the gateway connection ("Answer from Java side is empty").
-        try:
-            job_run.await_end(None)
-        except BaseException as exc:
-            failures.append(exc)
-        finally:
-            ended.set()
-
-    threading.Thread(target=watch, name="sparkkit-await", daemon=True).start()
-    terminated: list[int] = []  # set by SIGTERM; a handler must not take locks or raise into py4j
-    previous = (
-        signal.signal(signal.SIGTERM, lambda signum, frame: terminated.append(signum))
-        if _on_main_thread()
-        else None
-    )
-    deadline = time.monotonic() + config.duration.seconds if config.duration.ms else None
+        raise JobFailedError(f"{prepared.job.name} could not start Spark: {first_line(exc)}") from exc
     try:
-        while not terminated and not ended.wait(0.2):
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-    except KeyboardInterrupt:
-        pass
+        job_run = Run(prepared, spark).start()
+        job_run.wait(config.duration.seconds if config.duration.ms else None)
     finally:
-        job_run.stop()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
         if own_session:  # stop Spark while Python can still answer its last listener events
             spark.stop()
-    if failures:
-        raise failures[0]
     return job_run.stats
-
-
-def _on_main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sparkkit.addresses import Address, implementation, parse_sink
-from sparkkit.sinks.base import BatchInfo, Sink
+from sparkkit.sinks.base import BatchInfo, Delivery, Sink
 from sparkkit.sinks.console import ConsoleSink
 from sparkkit.sinks.files import FileSink
 from sparkkit.sinks.kafka import KafkaSink
@@ -28,6 +28,7 @@ def sink_for(address: Address | str) -> Sink:
 __all__ = [
     "BatchInfo",
     "ConsoleSink",
+    "Delivery",
     "FileSink",
     "KafkaSink",
     "MemorySink",

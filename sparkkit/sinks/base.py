@@ -1,7 +1,12 @@
-"""The sink contract: ``write(df, batch)`` once per batch, idempotent for a re-run of the same batch."""
+"""The sink contract: ``write(df, batch)`` once per batch, and the delivery guarantee it gives.
+
+Every sink declares its :class:`Delivery` as a type, not as prose: code that needs a guarantee
+(the stream processor's archive, the output line of a run) asks the sink for it.
+"""
 
 from __future__ import annotations
 
+import enum
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,6 +15,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 from sparkkit.addresses import Address
 from sparkkit.errors import ConfigError
+
+#: How timestamps are written as JSON: milliseconds and the zone, so they read back exactly.
+JSON_TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSXXX"
 
 _OPTION_CHECKS = {
     "a whole number >= 1": lambda v: v.isascii() and v.isdigit() and int(v) >= 1,
@@ -47,10 +55,22 @@ class BatchInfo:
         return f"{self.run_id}-{self.label}" if self.run_id else self.label
 
 
+class Delivery(enum.Enum):
+    """What a reader of a sink sees of a batch that ran twice (after a crash) or ran at all."""
+
+    #: Each batch is visible whole or not at all, and a re-run batch replaces itself: the files.
+    EXACTLY_ONCE = "exactly once"
+    #: Each batch arrives; a re-run batch arrives again (Kafka, the console).
+    AT_LEAST_ONCE = "at least once"
+    #: The last batches only, replaced as new ones come, lost with the process (memory).
+    BOUNDED_REPLACE = "bounded replace"
+
+
 class Sink(ABC):
     """Where a job's output rows go."""
 
     scheme: ClassVar[str]
+    delivery: ClassVar[Delivery]
     #: Print a progress line per batch (sinks whose output the user does not see directly).
     reports_progress: ClassVar[bool] = False
 

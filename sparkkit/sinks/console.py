@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, ClassVar
 
-from sparkkit.sinks.base import BatchInfo, Sink
+from sparkkit.sinks.base import BatchInfo, Delivery, Sink
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -15,6 +15,7 @@ class ConsoleSink(Sink):
     """Prints up to ``?rows=N`` rows (default 20) of every batch, largest counts first."""
 
     scheme = "console"
+    delivery = Delivery.AT_LEAST_ONCE
     options: ClassVar[dict[str, str]] = {"rows": "a whole number >= 1"}
 
     def write(self, df: DataFrame, batch: BatchInfo) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sparkkit.broker import port_open
 from sparkkit.errors import ConfigError
 from sparkkit.kafka_client import client_options, native_connector
-from sparkkit.sinks.base import BatchInfo, Sink
+from sparkkit.sinks.base import JSON_TIMESTAMP_FORMAT, BatchInfo, Delivery, Sink
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, Row
@@ -48,6 +48,7 @@ class KafkaSink(Sink):
     """Writes each batch's rows to one Kafka topic (at least once)."""
 
     scheme = "kafka"
+    delivery = Delivery.AT_LEAST_ONCE
     reports_progress = True
 
     @property
@@ -79,7 +80,7 @@ class KafkaSink(Sink):
 
         key = self.key_column(df)
         key_col = F.col(key).cast("string") if key else F.lit(None).cast("string")
-        value = F.to_json(F.struct(*df.columns), {"timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSXXX"})
+        value = F.to_json(F.struct(*df.columns), {"timestampFormat": JSON_TIMESTAMP_FORMAT})
         return df.select(key_col.alias("key"), value.alias("value"))
 
     def write(self, df: DataFrame, batch: BatchInfo) -> None:

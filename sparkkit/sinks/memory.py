@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sparkkit.sinks.base import BatchInfo, Sink
+from sparkkit.sinks.base import BatchInfo, Delivery, Sink
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -70,6 +70,7 @@ class MemorySink(Sink):
     """Collects each batch into :func:`memory_table` and republishes the global temporary view."""
 
     scheme = "memory"
+    delivery = Delivery.BOUNDED_REPLACE
     options: ClassVar[dict[str, str]] = {"keep": "a whole number >= 1", "view": "true or false"}
 
     def open(self) -> None:

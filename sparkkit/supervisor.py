@@ -1,0 +1,301 @@
+"""The supervisor: owns a list of streaming queries, starts them, watches them, stops them together.
+
+Every place that runs streaming work — ``sparkkit run``, the stream processor, the test harness,
+the benchmarks — hands its queries to a :class:`Supervisor`, so starting, failure handling and
+stopping are written once:
+
+- ``start`` starts the queries in order; when one cannot start, those already started are
+  stopped before the error is raised (nothing leaks);
+- a watcher thread per query blocks in its ``awaitTermination``; the first query that fails
+  stops all the others, and its error is what the supervisor raises;
+- ``wait`` ends on a duration, SIGTERM, Ctrl-C, a failure, or when every query has ended by
+  itself (end of input), and always stops everything.
+
+Blocking py4j calls run on the watcher threads, never on the main thread: a signal landing inside
+one would break the gateway ("Answer from Java side is empty").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from sparkkit.errors import JobFailedError, SparkkitError
+from sparkkit.progress import DStreamProgress, RunStats, StructuredProgress, stats_for
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+    from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
+    from pyspark.streaming import StreamingContext
+
+
+def first_line(exc: BaseException) -> str:
+    """The one line that says why: a Python error raised inside a batch (which Spark wraps in a
+    Java exception with its traceback), else the first meaningful line of the message."""
+    lines = [line.rstrip() for line in str(exc).splitlines()]
+    if any("Traceback (most recent call last)" in line for line in lines):
+        start = next(i for i, line in enumerate(lines) if "Traceback (most recent call last)" in line)
+        python = []
+        for line in lines[start + 1 :]:
+            if line.startswith(("\tat ", "JVM stacktrace", "===")) or "SQLSTATE" in line:
+                break
+            if line and not line[0].isspace():
+                python.append(line)
+        if python:
+            return python[-1]
+    for line in lines:
+        line = line.strip()
+        if line and not line.startswith(("An error occurred while calling", "Traceback")):
+            return line
+    return type(exc).__name__
+
+
+class Query(ABC):
+    """One unit of streaming work the supervisor owns: a Structured query or a StreamingContext.
+
+    ``run_key`` names the query's :class:`~sparkkit.progress.RunStats`.
+    """
+
+    def __init__(self, name: str, run_key: str) -> None:
+        self.name = name
+        self.run_key = run_key
+
+    @property
+    def stats(self) -> RunStats:
+        return stats_for(self.run_key)
+
+    @abstractmethod
+    def start(self) -> None:
+        """Start; raise when it cannot."""
+
+    @abstractmethod
+    def await_end(self) -> None:
+        """Block until the query ends; raise its error when it failed."""
+
+    @abstractmethod
+    def stop(self, graceful: bool) -> None:
+        """Stop (gracefully: let a running batch finish). Idempotent."""
+
+    def process_all_available(self) -> None:
+        """Block until every input available now is processed and written."""
+        raise SparkkitError(f"{self.name}: process_all_available() needs a Structured query")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
+class StructuredQuery(Query):
+    """A Structured Streaming query, started from its configured ``DataStreamWriter``.
+
+    ``endless`` marks a query over a source that always has new data (Spark's rate source), over
+    which ``processAllAvailable`` would never return.
+    """
+
+    def __init__(self, name: str, run_key: str, writer: DataStreamWriter, endless: bool = False) -> None:
+        super().__init__(name, run_key)
+        self.writer = writer
+        self.endless = endless
+        self.query: StreamingQuery | None = None
+
+    @property
+    def id(self) -> str | None:
+        return str(self.query.id) if self.query is not None else None
+
+    def start(self) -> None:
+        self.query = self.writer.start()
+
+    def await_end(self) -> None:
+        if self.query is not None:
+            self.query.awaitTermination()
+
+    def process_all_available(self) -> None:
+        if self.endless:
+            raise SparkkitError(f"{self.name}: process_all_available() would never return: endless source")
+        if self.query is None:
+            raise SparkkitError(f"{self.name}: process_all_available() before start()")
+        self.query.processAllAvailable()
+
+    def stop(self, graceful: bool) -> None:
+        query = self.query
+        if query is None:
+            return
+        if graceful:
+            _wait_between_batches(query)
+        query.stop()
+
+
+def _wait_between_batches(query: StreamingQuery, timeout: float = 60.0) -> None:
+    """Let a running micro-batch finish, so stop() lands between batches and interrupts nothing.
+
+    (``processAllAvailable`` is no use here: a rate source always has more data.) A batch
+    interrupted all the same loses nothing: its id is not committed and it re-runs on restart.
+    """
+    deadline = time.monotonic() + timeout
+    while query.isActive and query.status["isTriggerActive"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+class DStreamQuery(Query):
+    """A StreamingContext and its whole DStream graph, built by ``build`` when it starts
+    (``StreamingContext.getOrCreate`` may restore it from a checkpoint instead)."""
+
+    def __init__(self, name: str, run_key: str, build: Callable[[], StreamingContext]) -> None:
+        super().__init__(name, run_key)
+        self.build = build
+        self.context: StreamingContext | None = None
+        self._stopped = False
+
+    def start(self) -> None:
+        self.context = self.build()
+        self.context.addStreamingListener(DStreamProgress(self.run_key))
+        self.context.start()
+
+    def await_end(self) -> None:
+        if self.context is not None:
+            self.context.awaitTermination()
+
+    def stop(self, graceful: bool) -> None:
+        if self.context is not None and not self._stopped:
+            self._stopped = True
+            self.context.stop(stopSparkContext=False, stopGraceFully=graceful)
+
+
+class Supervisor:
+    """Starts, watches and stops a list of queries as one run.
+
+    Parameters
+    ----------
+    spark : SparkSession
+        The session the queries run in (its listener bus feeds the Structured progress).
+    queries : sequence of Query
+        Started in this order, stopped in the reverse order.
+    cleanup : callable, optional
+        Called once after everything has stopped (temporary directories, for instance).
+    """
+
+    def __init__(
+        self, spark: SparkSession, queries: Sequence[Query], cleanup: Callable[[], None] | None = None
+    ) -> None:
+        self.spark = spark
+        self.queries = list(queries)
+        self.cleanup = cleanup
+        self.started: list[Query] = []
+        self.failure: JobFailedError | None = None
+        self._ended = threading.Event()
+        self._stopping = threading.Event()
+        self._stop_lock = threading.Lock()
+        self._running = 0
+        self._count_lock = threading.Lock()
+        self._listener: StructuredProgress | None = None
+
+    @property
+    def stats(self) -> dict[str, RunStats]:
+        """Each query's statistics, by query name."""
+        return {query.name: query.stats for query in self.queries}
+
+    def _run_key_of(self, query_id: str) -> str | None:
+        for query in self.queries:
+            if isinstance(query, StructuredQuery) and query.id == query_id:
+                return query.run_key
+        return None
+
+    def start(self) -> Supervisor:
+        """Start every query; if one cannot start, stop the others and raise :class:`JobFailedError`."""
+        if any(isinstance(q, StructuredQuery) for q in self.queries):
+            self._listener = StructuredProgress(self._run_key_of)
+            self.spark.streams.addListener(self._listener)
+        for query in self.queries:
+            try:
+                query.start()
+            except Exception as exc:
+                self.failure = JobFailedError(f"{query.name} could not start: {first_line(exc)}")
+                self.failure.__cause__ = exc
+                self.stop(graceful=False)
+                raise self.failure from exc
+            self.started.append(query)
+            with self._count_lock:
+                self._running += 1
+            threading.Thread(
+                target=self._watch, args=(query,), name=f"sparkkit-watch-{query.name}", daemon=True
+            ).start()
+        return self
+
+    def _watch(self, query: Query) -> None:
+        try:
+            query.await_end()
+        except BaseException as exc:
+            if not self._stopping.is_set() and self.failure is None:
+                self.failure = JobFailedError(f"{query.name} failed: {first_line(exc)}")
+                self.failure.__cause__ = exc
+                self._ended.set()
+                self.stop(graceful=False)  # one failing stops the rest
+        finally:
+            with self._count_lock:
+                self._running -= 1
+                if self._running == 0:
+                    self._ended.set()
+
+    def check(self) -> None:
+        """Raise the first query's failure, if one failed."""
+        if self.failure is not None:
+            raise self.failure
+
+    def process_all_available(self) -> None:
+        """Block until every query has processed all the input available now; raise a failure."""
+        try:
+            for query in self.started:
+                query.process_all_available()
+        except SparkkitError:
+            raise
+        except Exception:
+            self._ended.wait(5.0)  # the watcher notes the failure that made this call fail
+            self.check()
+            raise
+        self.check()
+
+    def wait_until_ended(self, timeout: float | None = None) -> bool:
+        """Block until every query ended or one failed; False if ``timeout`` passed first."""
+        return self._ended.wait(timeout)
+
+    def wait(self, duration: float | None = None) -> None:
+        """Run until ``duration`` seconds pass (None: no limit), SIGTERM or Ctrl-C arrive, one
+        query fails or all end by themselves; then stop everything and raise any failure."""
+        terminated: list[int] = []  # set by SIGTERM; a handler must not take locks or call py4j
+        on_main = threading.current_thread() is threading.main_thread()
+        previous = (
+            signal.signal(signal.SIGTERM, lambda signum, frame: terminated.append(signum))
+            if on_main
+            else None
+        )
+        deadline = time.monotonic() + duration if duration else None
+        try:
+            while not terminated and not self._ended.wait(0.2):
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+        self.check()
+
+    def stop(self, graceful: bool = True) -> None:
+        """Stop every started query, newest first; then the cleanup. Idempotent, any thread."""
+        self._stopping.set()
+        with self._stop_lock:
+            for query in reversed(self.started):
+                with contextlib.suppress(Exception):  # a query failing as it stops is stopped
+                    query.stop(graceful)
+            if self._listener is not None:
+                with contextlib.suppress(Exception):  # the session may be gone already
+                    self.spark.streams.removeListener(self._listener)
+                self._listener = None
+            if self.cleanup is not None:
+                cleanup, self.cleanup = self.cleanup, None
+                cleanup()
