@@ -23,12 +23,16 @@ WHITESPACE_REGEX = r"(?U)[\s\x{1C}-\x{1F}]+"
 
 def check_keying(config: JobConfig, job: str) -> None:
     """JSON sources need ``--key``; ``--event-time`` applies to JSON sources in Structured jobs."""
-    formats = {a.params.get("format", "text") for a in config.source if a.scheme in ("file", "kafka")}
+    formats = {
+        a.params.get("format", "text") for a in config.source if a.scheme in ("file", "kafka", "generator")
+    }
     if "json" in formats and not config.key:
         raise ConfigError("--key", "", f"{job} over a format=json source needs --key FIELD to count by")
     if config.event_time and "json" not in formats:
         raise ConfigError(
-            "--event-time", config.event_time, "needs a format=json source (file:// or kafka://)"
+            "--event-time",
+            config.event_time,
+            "needs a format=json source (file://, kafka:// or generator://)",
         )
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 from sparkkit.addresses import Address, implementation, parse_source
 from sparkkit.sources.base import Source, SourceContext
 from sparkkit.sources.files import FileSource
-from sparkkit.sources.generator import GeneratorSource, generator_key, generator_lines
+from sparkkit.sources.generator import (
+    GeneratorSource,
+    generator_key,
+    generator_lines,
+    generator_records,
+    generator_value,
+)
 from sparkkit.sources.kafka import KafkaSource
 from sparkkit.sources.socket import SocketSource
 
@@ -29,5 +35,7 @@ __all__ = [
     "SourceContext",
     "generator_key",
     "generator_lines",
+    "generator_records",
+    "generator_value",
     "source_for",
 ]
