@@ -5,7 +5,7 @@ PYTHON   ?= python3
 VENV     ?= .venv
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.sparkkit-installed
-JOB      ?= wordcount
+JOB      ?= streams
 DURATION ?= 60s
 ARGS     ?=
 PYTEST_ARGS ?=
@@ -23,9 +23,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## run JOB (default wordcount) on local[*] for DURATION (0 = until Ctrl-C)
+## run JOB on local[*] for DURATION (0 = until Ctrl-C); the default, streams, is the stream
+## processor over conf/jobs/streams.toml (PIPELINE=FILE for another pipeline file)
+PIPELINE ?=
 run: $(STAMP)
-	$(BIN)/sparkkit run $(JOB) --duration $(DURATION) $(ARGS)
+	$(BIN)/sparkkit run $(JOB) --duration $(DURATION) $(if $(PIPELINE),--pipeline $(PIPELINE)) $(ARGS)
 
 ## a Spark standalone cluster on 127.0.0.1 (no Docker): WORKERS workers of 1 core
 WORKERS ?= 2

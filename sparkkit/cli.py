@@ -16,6 +16,8 @@ from pathlib import Path
 
 from sparkkit import __version__
 from sparkkit.config import OPTIONS, JobConfig, load_config, unknown_option
+from sparkkit.duration import ACCEPTED as DURATION_ACCEPTED
+from sparkkit.duration import Duration
 from sparkkit.errors import ConfigError, SparkkitError, UnknownOptionError
 from sparkkit.jobs import JOBS, get_job
 
@@ -71,6 +73,79 @@ def run_job_main(job_name: str, argv: Sequence[str], prog: str | None = None) ->
     return 0
 
 
+def streams_parser() -> argparse.ArgumentParser:
+    """``sparkkit run streams``: the stream processor over a pipeline file."""
+    parser = argparse.ArgumentParser(
+        prog="sparkkit run streams",
+        allow_abbrev=False,
+        description="The stream processor: the pipeline file's streams, archived and kept in working "
+        "storage, and its standing SQL queries, all running until --duration or Ctrl-C.",
+    )
+    parser.add_argument("--pipeline", default=None, help="the pipeline file (default conf/jobs/streams.toml)")
+    parser.add_argument(
+        "--checkpoint",
+        default=None,
+        help="state root: ROOT/<pipeline>/<query> (default: a new temporary one)",
+    )
+    parser.add_argument("--archive", default=None, help="archive directory (default ROOT/<pipeline>/archive)")
+    parser.add_argument(
+        "--duration", default="0", help="stop after this long, e.g. 60s (default 0: run until Ctrl-C)"
+    )
+    parser.add_argument("--master", default=None, help="Spark master URL (default local[*])")
+    parser.add_argument("--api", default="structured", help="structured (the processor is Structured only)")
+    parser.add_argument(
+        "--show",
+        type=int,
+        default=5,
+        help="rows of each memory:// query's batches to print as they come (0: none)",
+    )
+    return parser
+
+
+def run_streams_main(argv: Sequence[str]) -> int:
+    """``sparkkit run streams``: parse, refuse what cannot run, run the pipeline."""
+    from sparkkit.processor import run_pipeline
+
+    args = streams_parser().parse_args(list(argv))
+    if args.api != "structured":
+        stateful = ", ".join(JOBS)
+        raise ConfigError(
+            "--api",
+            args.api,
+            f"structured: the stream processor runs SQL; jobs with DStream forms: {stateful}",
+        )
+    try:
+        duration = Duration.parse(args.duration)
+    except ValueError:
+        raise ConfigError("--duration", args.duration, DURATION_ACCEPTED) from None
+    if args.show < 0:
+        raise ConfigError("--show", args.show, "a whole number >= 0")
+    run_pipeline(args.pipeline, args.checkpoint, args.archive, duration, args.master, args.show)
+    return 0
+
+
+def _cmd_backfill(args: argparse.Namespace) -> int:
+    from sparkkit.backfill import backfill, check_backfill, not_archived, parse_time
+    from sparkkit.pipeline import load_pipeline
+    from sparkkit.processor import default_pipeline
+    from sparkkit.session import build_spark_session
+
+    pipeline = load_pipeline(args.pipeline or default_pipeline())
+    archive, out = Path(args.archive).resolve(), Path(args.out).resolve()
+    start, end = parse_time("--from", args.start), parse_time("--to", args.end)
+    check_backfill(pipeline, archive)
+    spark = build_spark_session(f"sparkkit-backfill-{pipeline.name}", args.master)
+    try:
+        written = backfill(spark, pipeline, archive, out, start, end)
+    finally:
+        spark.stop()
+    for query, rows in written.items():
+        print(f"{query}: {rows} rows -> {out / query}")
+    for query, streams in not_archived(pipeline).items():
+        print(f"{query}: skipped, it reads {', '.join(streams)}, which keep no archive (archive = false)")
+    return 0
+
+
 def fail(exc: SparkkitError) -> int:
     print(f"sparkkit: error: {exc}", file=sys.stderr, flush=True)
     return exc.exit_code
@@ -120,7 +195,8 @@ def _cmd_reset(args: argparse.Namespace) -> int:
 
 
 RUN_USAGE = (
-    "usage: sparkkit run JOB [options]\n\nRun a streaming job. Jobs: "
+    "usage: sparkkit run streams|JOB [options]\n\n`sparkkit run streams --pipeline FILE` runs the stream "
+    "processor (`sparkkit run streams --help`).\nRun a single-purpose job: "
     + ", ".join(JOBS)
     + ".\n`sparkkit run JOB --help` lists a job's options; `sparkkit jobs` describes the jobs."
 )
@@ -252,10 +328,29 @@ def build_parser() -> argparse.ArgumentParser:
          "`sparkkit submit JOB --help` lists submit's own options."),
     ):  # fmt: skip
         job_command = commands.add_parser(name, help=text, add_help=False, description=description)
-        job_command.add_argument("job", metavar="JOB", help=f"one of: {', '.join(JOBS)}")
+        choices = ", ".join(("streams", *JOBS) if name == "run" else JOBS)
+        job_command.add_argument("job", metavar="JOB", help=f"one of: {choices}")
         job_command.add_argument("options", nargs=argparse.REMAINDER, help="the job's options")
         if name == "submit":
             job_command.set_defaults(func=_cmd_submit)
+
+    backfill = commands.add_parser(
+        "backfill",
+        help="run a pipeline's standing queries as batch jobs over its archive",
+        description="Run every standing query of a pipeline as a batch job over the archive; "
+        "writes OUT/<query>/ as JSON lines, the same columns as the streaming output.",
+    )
+    backfill.add_argument(
+        "--pipeline", default=None, help="the pipeline file (default conf/jobs/streams.toml)"
+    )
+    backfill.add_argument("--archive", required=True, help="the archive directory (ROOT/<pipeline>/archive)")
+    backfill.add_argument("--out", required=True, help="output directory: OUT/<query>/")
+    backfill.add_argument(
+        "--from", dest="start", default=None, help="only records at or after this time (ISO-8601)"
+    )
+    backfill.add_argument("--to", dest="end", default=None, help="only records before this time (ISO-8601)")
+    backfill.add_argument("--master", default=None, help="Spark master URL (default local[*])")
+    backfill.set_defaults(func=_cmd_backfill)
 
     jobs = commands.add_parser("jobs", help="list the jobs", description="List the jobs.")
     jobs.set_defaults(func=_cmd_jobs)
@@ -328,6 +423,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
+            if args.job == "streams":
+                return run_streams_main(args.options)
             return run_job_main(args.job, args.options)
         return int(args.func(args))
     except SparkkitError as exc:

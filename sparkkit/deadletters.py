@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from sparkkit.origin import origin_fields
 from sparkkit.progress import stats_for
 from sparkkit.sinks import BatchInfo, Sink, sink_for
 
@@ -96,15 +97,8 @@ def dead_letter_column(
     """The ``_dead_letter`` struct for a streaming DataFrame: null where ``reason`` is null."""
     from pyspark.sql import functions as F
 
-    def given(column: Column | None, kind: str) -> Column:
-        return F.lit(None).cast(kind) if column is None else column.cast(kind)
-
     letter = F.struct(
-        F.lit(source).alias("source"),
-        given(topic, "string").alias("topic"),
-        given(partition, "int").alias("partition"),
-        given(offset, "bigint").alias("offset"),
-        given(file, "string").alias("file"),
+        *origin_fields(source, topic, partition, offset, file),
         reason.alias("reason"),
         raw.cast("string").alias("value"),
         F.base64(raw.cast("binary")).alias("value_base64"),

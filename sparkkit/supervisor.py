@@ -85,6 +85,11 @@ class Query(ABC):
         """Block until every input available now is processed and written."""
         raise SparkkitError(f"{self.name}: process_all_available() needs a Structured query")
 
+    @property
+    def busy(self) -> bool:
+        """Is a batch running now (a graceful stop waits for it)?"""
+        return False
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
 
@@ -120,6 +125,11 @@ class StructuredQuery(Query):
             raise SparkkitError(f"{self.name}: process_all_available() before start()")
         self.query.processAllAvailable()
 
+    @property
+    def busy(self) -> bool:
+        query = self.query
+        return query is not None and query.isActive and bool(query.status["isTriggerActive"])
+
     def stop(self, graceful: bool) -> None:
         query = self.query
         if query is None:
@@ -129,7 +139,11 @@ class StructuredQuery(Query):
         query.stop()
 
 
-def _wait_between_batches(query: StreamingQuery, timeout: float = 60.0) -> None:
+#: How long a graceful stop lets running batches finish before it interrupts them.
+GRACE_SECONDS = 60.0
+
+
+def _wait_between_batches(query: StreamingQuery, timeout: float = GRACE_SECONDS) -> None:
     """Let a running micro-batch finish, so stop() lands between batches and interrupts nothing.
 
     (``processAllAvailable`` is no use here: a rate source always has more data.) A batch
@@ -289,8 +303,19 @@ class Supervisor:
         """Stop every started query, newest first; then the cleanup. Idempotent, any thread."""
         self._stopping.set()
         with self._stop_lock:
-            for query in reversed(self.started):
-                with contextlib.suppress(Exception):  # a query failing as it stops is stopped
+            pending = list(reversed(self.started))
+            deadline = time.monotonic() + GRACE_SECONDS
+            while graceful and pending and time.monotonic() < deadline:
+                # stop each query as soon as it is between batches: one by one, the others would
+                # start new batches while they wait
+                for query in [q for q in pending if not q.busy]:
+                    with contextlib.suppress(Exception):  # a query failing as it stops is stopped
+                        query.stop(graceful)
+                    pending.remove(query)
+                if pending:
+                    time.sleep(0.05)
+            for query in pending:
+                with contextlib.suppress(Exception):
                     query.stop(graceful)
             if self._listener is not None:
                 with contextlib.suppress(Exception):  # the session may be gone already

@@ -55,7 +55,7 @@ class Job(ABC):
 
     def structured_conf(self, config: JobConfig) -> dict[str, str]:
         """Session configuration the Structured form needs before its query starts: the state store."""
-        return state_store_conf(config) if "state_store" in self.extra_options else {}
+        return state_store_conf(config.state_store) if "state_store" in self.extra_options else {}
 
     def output_schema(self) -> StructType:
         """The schema of the output rows, without ``batch_time``."""

@@ -12,10 +12,10 @@ STATE_STORE_PROVIDERS = {
 }
 
 
-def state_store_conf(config: JobConfig) -> dict[str, str]:
+def state_store_conf(store: str) -> dict[str, str]:
     """Spark's RocksDB provider with changelog checkpointing, or the HDFS-backed one."""
-    conf = {"spark.sql.streaming.stateStore.providerClass": STATE_STORE_PROVIDERS[config.state_store]}
-    if config.state_store == "rocksdb":
+    conf = {"spark.sql.streaming.stateStore.providerClass": STATE_STORE_PROVIDERS[store]}
+    if store == "rocksdb":
         conf["spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled"] = "true"
     return conf
 

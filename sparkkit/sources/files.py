@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from sparkkit.deadletters import COLUMN, dead_letter_column, parse_json_column, read_value
 from sparkkit.errors import ConfigError
+from sparkkit.origin import COLUMN as ORIGIN
+from sparkkit.origin import origin_column
 from sparkkit.sources.base import Source, SourceContext
 from sparkkit.sources.ticker import PlanLog, planned_stream
 
@@ -215,6 +217,10 @@ class FileSource(Source):
         return planned_stream(ssc, state, reader)
 
     def structured(self, spark: SparkSession, ctx: SourceContext) -> DataFrame:
+        """The records (lines, or the schema's columns), ``_origin`` (the file) and, for JSON,
+        ``_dead_letter``."""
+        from pyspark.sql import functions as F
+
         self.directory.mkdir(parents=True, exist_ok=True)
         reader = spark.readStream.format(self.record_format).options(**self.reader_options())
         schema: str | StructType | None = self.address.params.get("schema")
@@ -226,7 +232,8 @@ class FileSource(Source):
             return self._with_dead_letters(spark, schema)
         if schema is not None:
             reader = reader.schema(schema)
-        return reader.load(str(self.directory))
+        df = reader.load(str(self.directory))
+        return df.withColumn(ORIGIN, origin_column(self.address.location, file=F.col("_metadata.file_path")))
 
     def _with_dead_letters(self, spark: SparkSession, schema: str | StructType) -> DataFrame:
         """JSON lines are read as text and parsed, so a line that does not parse becomes a dead
@@ -240,4 +247,5 @@ class FileSource(Source):
         )
         df, fields, reason = parse_json_column(lines, F.col("value"), schema)
         letter = dead_letter_column(F.col("value"), reason, self.address.location, file=F.col("_file"))
-        return df.select(*fields, letter.alias(COLUMN))
+        origin = origin_column(self.address.location, file=F.col("_file"))
+        return df.select(*fields, letter.alias(COLUMN), origin.alias(ORIGIN))

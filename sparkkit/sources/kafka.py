@@ -34,6 +34,8 @@ from sparkkit.deadletters import (
 )
 from sparkkit.errors import ConfigError
 from sparkkit.kafka_client import ClientConfig, fetch_offsets, native_connector, read_batches, tp_key
+from sparkkit.origin import COLUMN as ORIGIN
+from sparkkit.origin import origin_column
 from sparkkit.sources.base import Source, SourceContext
 from sparkkit.sources.files import batch_ms
 from sparkkit.sources.ticker import PlanLog, planned_stream
@@ -310,7 +312,7 @@ class KafkaSource(Source):
         return planned_stream(ssc, state, batches)
 
     def structured(self, spark: SparkSession, ctx: SourceContext) -> DataFrame:
-        """Columns ``value`` (text) or the schema's fields (JSON), and ``_dead_letter``."""
+        """Columns ``value`` (text) or the schema's fields (JSON), ``_dead_letter`` and ``_origin``."""
         from pyspark.sql import functions as F
 
         params = {k: v for k, v in self.address.params.items() if k not in _OWN_PARAMS}
@@ -332,4 +334,5 @@ class KafkaSource(Source):
         letter = dead_letter_column(
             value, reason, self.address.location, F.col("topic"), F.col("partition"), F.col("offset")
         )
-        return raw.select(*fields, letter.alias(COLUMN))
+        origin = origin_column(self.address.location, F.col("topic"), F.col("partition"), F.col("offset"))
+        return raw.select(*fields, letter.alias(COLUMN), origin.alias(ORIGIN))

@@ -1,0 +1,321 @@
+"""The pipeline file: streams and standing queries, read and checked before Spark starts.
+
+A pipeline is the stream processor's whole configuration (``sparkkit run streams --pipeline
+FILE``)::
+
+    [pipeline]
+    name = "shop"                  # default: the file's stem
+    batch_interval = "2s"          # every query's trigger unless it sets its own
+
+    [streams.clicks]
+    source = "file:///data/clicks?format=json"
+    schema = "user STRING, page STRING, ts TIMESTAMP"
+    event_time = "ts"              # default arrival_time: the time of the record's micro-batch
+    watermark = "10s"              # needs event_time
+    archive = true                 # every record once, in Parquet under ARCHIVE/clicks
+    working = "5m"                 # bound of the working storage view: a duration or "N rows"
+
+    [queries.page_views]
+    sql = "SELECT ... FROM clicks ..."
+    output = "json:///data/out/page_views"   # default memory://page_views
+    mode = "append"                # append | update | complete
+
+Everything here is plain data: no Spark object, so a wrong file fails in milliseconds with
+the key's name, the value and what is accepted (exit code 2).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import tomllib
+
+from sparkkit.addresses import parse_sink, parse_source
+from sparkkit.config import closest
+from sparkkit.duration import ACCEPTED as DURATION_ACCEPTED
+from sparkkit.duration import Duration
+from sparkkit.errors import ConfigError, UnknownOptionError
+from sparkkit.sinks import Sink, sink_for
+from sparkkit.sources import Source, source_for
+
+#: Columns the archive adds to every stream's own; a stream's schema may not use these names.
+ARCHIVE_COLUMNS = ("origin", "arrival_time", "arrival_date")
+#: Names a query may not take: they are directories beside the queries' checkpoints.
+RESERVED_NAMES = ("archive", "dead_letters")
+MODES = ("append", "update", "complete")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ROWS = re.compile(r"^\s*(\d{1,12})\s+rows?\s*$")
+_PIPELINE_KEYS = ("name", "batch_interval")
+_STREAM_KEYS = ("source", "schema", "event_time", "watermark", "archive", "working")
+_QUERY_KEYS = ("sql", "output", "mode", "batch_interval")
+#: The columns of a ``generator://...?format=json`` stream.
+GENERATOR_JSON_SCHEMA = "key STRING, seq BIGINT, value DOUBLE, ts TIMESTAMP"
+
+
+@dataclass(frozen=True)
+class WorkingBound:
+    """How much of a stream its working-storage view keeps: a time span or a number of rows."""
+
+    span: Duration | None = None
+    rows: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.rows} rows" if self.rows is not None else str(self.span)
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """One ``[streams.NAME]`` table."""
+
+    name: str
+    source: Source
+    schema: str | None
+    event_time: str | None
+    watermark: Duration | None
+    archive: bool
+    working: WorkingBound | None
+
+    @property
+    def columns(self) -> list[str]:
+        """The stream's own column names (before the archive's)."""
+        if self.source.record_format == "text":
+            return ["value"]
+        return ddl_names(self.schema or "")
+
+    def describe(self) -> dict[str, str]:
+        """What shapes the state of a query that reads this stream (for its manifest)."""
+        return {
+            "source": self.source.address.canonical,
+            "schema": self.schema or "",
+            "event_time": self.event_time or "arrival_time",
+            "watermark": str(self.watermark) if self.watermark else "",
+            "archive": str(self.archive).lower(),
+        }
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    """One ``[queries.NAME]`` table."""
+
+    name: str
+    sql: str
+    output: Sink
+    mode: str
+    batch_interval: Duration
+    streams: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A whole pipeline file."""
+
+    name: str
+    path: Path
+    batch_interval: Duration
+    streams: dict[str, StreamSpec] = field(default_factory=dict)
+    queries: dict[str, QuerySpec] = field(default_factory=dict)
+
+
+def ddl_names(ddl: str) -> list[str]:
+    """The top-level column names of a DDL schema such as ``a STRING, b STRUCT<x: INT, y: INT>``."""
+    names, depth, start = [], 0, 0
+    for i, char in enumerate(ddl + ","):
+        if char in "<(":
+            depth += 1
+        elif char in ">)":
+            depth -= 1
+        elif char == "," and depth == 0:
+            item = ddl[start:i].strip()
+            if item:
+                names.append(item.split()[0].strip("`"))
+            start = i + 1
+    return names
+
+
+def streams_in(sql: str, names: list[str]) -> tuple[str, ...]:
+    """The stream names that ``sql`` mentions as whole words (what its state depends on)."""
+    text = re.sub(r"'[^']*'", "''", sql)  # not inside string literals
+    return tuple(n for n in names if re.search(rf"(?<![\w.]){re.escape(n)}(?!\w)", text, re.IGNORECASE))
+
+
+class _Table:
+    """One TOML table being read: errors name ``[table] key`` and the file."""
+
+    def __init__(self, title: str, data: Any, origin: str, accepted: tuple[str, ...]) -> None:
+        self.title, self.origin = title, origin
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"[{title}]", data, "a table of keys", origin)
+        for key in data:
+            if key not in accepted:
+                guess = closest(key, accepted)
+                hint = f"did you mean {guess}?" if guess else f"accepted: {', '.join(accepted)}"
+                raise UnknownOptionError(f"[{title}] {key}", guess, origin, hint)
+        self.data = data
+
+    def error(self, key: str, value: Any, accepted: str) -> ConfigError:
+        return ConfigError(f"[{self.title}] {key}", value, accepted, self.origin)
+
+    def text(self, key: str, default: str | None = None) -> str | None:
+        value = self.data.get(key, default)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise self.error(key, value, "a non-empty string")
+        return value
+
+    def duration(self, key: str) -> Duration | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        try:
+            return Duration.parse(value)
+        except ValueError:
+            raise self.error(key, value, DURATION_ACCEPTED) from None
+
+
+def _name(kind: str, name: str, origin: str) -> str:
+    if not _NAME.match(name):
+        raise ConfigError(
+            f"[{kind}.{name}]", name, "a name of letters, digits and _ (it becomes a SQL view)", origin
+        )
+    if kind == "queries" and name in RESERVED_NAMES:
+        raise ConfigError(
+            f"[{kind}.{name}]", name, f"a name other than {' and '.join(RESERVED_NAMES)}", origin
+        )
+    return name
+
+
+def _source(table: _Table, name: str) -> tuple[Source, str | None]:
+    """The stream's source, its schema placed in the address for readers that take one."""
+    address = table.text("source")
+    if address is None:
+        raise table.error("source", "", "a source address, e.g. file:///data/in?format=json")
+    schema = table.text("schema")
+    parsed = parse_source(address, f"[{table.title}] source")
+    fmt = parsed.params.get("format", "text")
+    if parsed.scheme == "generator":
+        if fmt == "json":
+            if schema not in (None, GENERATOR_JSON_SCHEMA):
+                raise table.error(
+                    "schema", schema, f"none: a JSON generator's schema is {GENERATOR_JSON_SCHEMA}"
+                )
+            schema = GENERATOR_JSON_SCHEMA
+    elif fmt in ("json", "csv"):
+        schema = schema or parsed.params.get("schema")
+        if schema is None:
+            raise table.error(
+                "schema", "", f"a DDL schema for a format={fmt} stream, e.g. user STRING, ts TIMESTAMP"
+            )
+        if "schema" not in parsed.params:
+            address += ("&" if "?" in address else "?") + "schema=" + quote(schema)
+    if fmt == "text" and schema not in (None, "value STRING"):
+        raise table.error("schema", schema, "none: a text stream has one column, value STRING")
+    source = source_for(parse_source(address, f"[{table.title}] source"))
+    source.check()
+    return source, schema
+
+
+def _working(table: _Table) -> WorkingBound | None:
+    value = table.data.get("working")
+    if value is None:
+        return None
+    accepted = 'a duration such as "5m", or a number of rows such as "10000 rows"'
+    match = _ROWS.match(value) if isinstance(value, str) else None
+    if match:
+        rows = int(match.group(1))
+        if rows < 1:
+            raise table.error("working", value, accepted)
+        return WorkingBound(rows=rows)
+    span = table.duration("working")
+    if span is None or span.ms == 0:
+        raise table.error("working", value, accepted)
+    return WorkingBound(span=span)
+
+
+def _stream(name: str, data: Any, origin: str) -> StreamSpec:
+    table = _Table(f"streams.{name}", data, origin, _STREAM_KEYS)
+    source, schema = _source(table, name)
+    spec = StreamSpec(name, source, schema, table.text("event_time"), table.duration("watermark"),
+                      True, _working(table))  # fmt: skip
+    archive = table.data.get("archive", True)
+    if not isinstance(archive, bool):
+        raise table.error("archive", archive, "true or false")
+    if not archive and source.address.scheme == "socket":
+        raise table.error(
+            "archive",
+            archive,
+            "true for a socket stream: it cannot be replayed, so it is read once into the archive",
+        )
+    columns = spec.columns
+    for column in columns:
+        if column in ARCHIVE_COLUMNS:
+            raise table.error(
+                "schema", schema, f"no column named {column}: the archive adds {', '.join(ARCHIVE_COLUMNS)}"
+            )
+    if spec.event_time is not None and spec.event_time not in [*columns, "arrival_time"]:
+        accepted = ", ".join([*columns, "arrival_time"])
+        raise table.error("event_time", spec.event_time, f"one of the stream's columns: {accepted}")
+    if spec.watermark is not None and spec.event_time is None:
+        raise table.error(
+            "watermark", str(spec.watermark), "set with event_time (a watermark is on event time)"
+        )
+    return StreamSpec(name, source, schema, spec.event_time, spec.watermark, archive, spec.working)
+
+
+def _query(name: str, data: Any, origin: str, default_interval: Duration, streams: list[str]) -> QuerySpec:
+    table = _Table(f"queries.{name}", data, origin, _QUERY_KEYS)
+    sql = table.text("sql")
+    if sql is None:
+        raise table.error("sql", "", "a SELECT over the pipeline's streams")
+    read = streams_in(sql, streams)
+    if not read:
+        raise table.error(
+            "sql",
+            " ".join(sql.split())[:80],
+            f"a query that reads at least one of the streams: {', '.join(streams)}",
+        )
+    output = sink_for(parse_sink(table.text("output", f"memory://{name}") or "", f"[{table.title}] output"))
+    output.check()
+    mode = table.text("mode", "append")
+    if mode not in MODES:
+        raise table.error("mode", mode, " | ".join(MODES))
+    interval = table.duration("batch_interval") or default_interval
+    return QuerySpec(name, sql, output, mode or "append", interval, read)
+
+
+def load_pipeline(path: str | Path) -> Pipeline:
+    """Read and check a pipeline file; raise :class:`ConfigError` (exit 2) on anything wrong."""
+    path = Path(path)
+    origin = str(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError("--pipeline", path, "an existing pipeline file (TOML)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("--pipeline", path, f"valid TOML: {exc}") from None
+    for key in data:
+        if key not in ("pipeline", "streams", "queries"):
+            raise ConfigError(f"[{key}]", "", "tables [pipeline], [streams.NAME] and [queries.NAME]", origin)
+    head = _Table("pipeline", data.get("pipeline", {}), origin, _PIPELINE_KEYS)
+    name = _name("pipeline", head.text("name", path.stem) or path.stem, origin)
+    interval = head.duration("batch_interval") or Duration(2000)
+    if interval.ms == 0:
+        raise head.error("batch_interval", str(interval), "a duration above 0")
+    streams_data = _Table("streams", data.get("streams", {}), origin, tuple(data.get("streams", {})))
+    queries_data = _Table("queries", data.get("queries", {}), origin, tuple(data.get("queries", {})))
+    if not streams_data.data:
+        raise ConfigError("[streams]", "", "at least one [streams.NAME] table", origin)
+    streams = {n: _stream(_name("streams", n, origin), d, origin) for n, d in streams_data.data.items()}
+    clash = sorted(set(streams) & set(queries_data.data))
+    if clash:
+        raise ConfigError(
+            f"[queries.{clash[0]}]", clash[0], "a name no stream has (both become views)", origin
+        )
+    queries = {
+        n: _query(_name("queries", n, origin), d, origin, interval, list(streams))
+        for n, d in queries_data.data.items()
+    }
+    return Pipeline(name, path.resolve(), interval, streams, queries)

@@ -1,0 +1,469 @@
+"""The stream processor: a pipeline's streams and standing queries, run as supervised Structured queries.
+
+How the records flow (one :class:`~sparkkit.supervisor.Supervisor` owns every query):
+
+- **ingest** (``<stream>.archive``), one query per archived stream: the source is read once,
+  unreadable records split off, and each record is written with its ``origin`` and
+  ``arrival_time`` to Parquet under ``ARCHIVE/<stream>/arrival_date=…`` by Spark's file sink,
+  whose log (``_spark_metadata``) makes the archive exactly once: ``spark.read.parquet`` reads
+  each record once, also after a crash, and never half a batch;
+- **dead letters** (``<stream>.dead-letters``): a second reader of a source that can meet
+  unreadable input, into ``ROOT/<pipeline>/dead-letters/<stream>`` with the stream's name;
+- **standing queries** read an archived stream *from the archive* with Spark's file source over
+  that log, so a non-replayable source (a socket) feeds any number of queries, every query can
+  be replayed, and backfill reads the very same records; a stream with ``archive = false`` is
+  read from its source by each query instead (one trigger less of latency);
+- **working storage** (``<stream>.working``): the newest records within the stream's bound as
+  ``global_temp.<stream>``; a query whose output is ``memory://`` is ``global_temp.<query>``.
+
+Each of these has its own checkpoint ``ROOT/<pipeline>/<query>`` and manifest.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sparkkit import __version__
+from sparkkit.checkpoint import CheckpointLayout, Manifest, differences, read_manifest, write_manifest
+from sparkkit.config import find_conf_dir
+from sparkkit.deadletters import DeadLetterWriter, dead_letter_sink, split_dead_letters
+from sparkkit.duration import Duration
+from sparkkit.errors import (
+    CheckpointError,
+    CheckpointMismatchError,
+    JobFailedError,
+    QueryRefusedError,
+    SparkkitError,
+)
+from sparkkit.jobs.state import state_store_conf
+from sparkkit.origin import COLUMN as ORIGIN_COLUMN
+from sparkkit.origin import origin_column
+from sparkkit.output import BatchWriter
+from sparkkit.pipeline import Pipeline, QuerySpec, StreamSpec, load_pipeline
+from sparkkit.progress import RunStats, reset_stats
+from sparkkit.session import build_spark_session
+from sparkkit.sinks import MemorySink
+from sparkkit.sources import SourceContext
+from sparkkit.supervisor import Query, StructuredQuery, Supervisor, first_line
+from sparkkit.working import WorkingStorage
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+@dataclass
+class PreparedPipeline:
+    """A pipeline checked against its checkpoints, ready to start: no Spark object yet."""
+
+    pipeline: Pipeline
+    root: Path
+    archive: Path
+    run_id: str
+    manifests: dict[str, Manifest] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.pipeline.name
+
+    def layout(self, query: str) -> CheckpointLayout:
+        return CheckpointLayout(self.root, self.pipeline.name, query)
+
+    def run_key(self, query: str) -> str:
+        return f"{self.pipeline.name}/{query}/{self.run_id}"
+
+    @property
+    def dead_letters(self) -> Path:
+        return self.root / self.pipeline.name / "dead-letters"
+
+
+def _query_state(pipeline: Pipeline, spec: QuerySpec, archive: Path) -> dict[str, str]:
+    state = {"sql": " ".join(spec.sql.split()), "mode": spec.mode, "archive": str(archive)}
+    for name in spec.streams:
+        for key, value in pipeline.streams[name].describe().items():
+            state[f"streams.{name}.{key}"] = value
+    return state
+
+
+def planned_manifests(pipeline: Pipeline, archive: Path, run_id: str) -> dict[str, Manifest]:
+    """What each of the pipeline's queries would write as its manifest, by checkpoint name."""
+    import pyspark
+
+    def manifest(state: dict[str, str]) -> Manifest:
+        return Manifest(pipeline.name, "structured", state, __version__, pyspark.__version__, run_id=run_id)
+
+    manifests = {}
+    for stream in pipeline.streams.values():
+        described = {f"streams.{stream.name}.{k}": v for k, v in stream.describe().items()}
+        if stream.archive:
+            manifests[f"{stream.name}.archive"] = manifest({**described, "archive": str(archive)})
+        if stream.source.dead_letters:
+            manifests[f"{stream.name}.dead-letters"] = manifest(described)
+        if stream.working is not None:
+            manifests[f"{stream.name}.working"] = manifest({**described, "archive": str(archive)})
+    for spec in pipeline.queries.values():
+        manifests[spec.name] = manifest(_query_state(pipeline, spec, archive))
+    return manifests
+
+
+def prepare_pipeline(
+    pipeline: Pipeline, checkpoint: str | Path, archive: str | Path | None = None
+) -> PreparedPipeline:
+    """Check every query's checkpoint against the pipeline; refuse (starting nothing) when one differs.
+
+    Raises
+    ------
+    CheckpointMismatchError
+        A query's checkpoint was written for another SQL, mode or stream definition; the message
+        names each such query, what differs and its reset command.
+    """
+    root = Path(checkpoint).resolve()
+    archive_dir = Path(archive).resolve() if archive else root / pipeline.name / "archive"
+    prepared = PreparedPipeline(pipeline, root, archive_dir, uuid.uuid4().hex[:12])
+    planned = planned_manifests(pipeline, archive_dir, prepared.run_id)
+    refusals, run_ids = [], set()
+    for name, manifest in planned.items():
+        layout = prepared.layout(name)
+        old = read_manifest(layout)
+        if old is None:
+            if layout.path.is_dir() and any(layout.path.iterdir()):
+                raise CheckpointError(
+                    f"{layout.path} is not empty and has no sparkkit manifest; refusing to reuse it"
+                )
+            continue
+        diffs = differences(old, manifest)
+        if diffs:
+            lines = [f"query {name}: its checkpoint was written for another definition:"]
+            lines += [
+                f"  {key}: checkpoint has {before!r}, the pipeline has {after!r}"
+                for key, before, after in diffs
+            ]
+            lines.append(f"  to start it afresh: sparkkit checkpoint reset {layout.path}")
+            refusals.append("\n".join(lines))
+        if old.run_id:
+            run_ids.add((old.created, old.run_id))
+    if refusals:
+        raise CheckpointMismatchError("\n".join(refusals) + "\nnothing was started")
+    if run_ids:  # resume: the oldest query's run id keeps output file names stable across restarts
+        prepared.run_id = min(run_ids)[1]
+    prepared.manifests = planned_manifests(pipeline, archive_dir, prepared.run_id)
+    return prepared
+
+
+class _ShowBatch:
+    """``foreachBatch`` target of a standing query: write the batch, then show its newest rows."""
+
+    def __init__(self, writer: BatchWriter, name: str, show: int) -> None:
+        self.writer, self.name, self.show = writer, name, show
+
+    def __call__(self, df: DataFrame, batch_id: int) -> None:
+        self.writer.structured_batch(df, batch_id)
+        if self.show and isinstance(self.writer.sink, MemorySink):
+            table = self.writer.sink.table
+            latest = table.snapshot()[-1:]
+            rows = latest[0][1] if latest else []
+            if rows:
+                print(f"[{self.name}] batch {batch_id}: {len(rows)} rows", flush=True)
+                for row in rows[: self.show]:
+                    print("   " + "  ".join(f"{k}={_short(v)}" for k, v in row.items()), flush=True)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict) and set(value) == {"start", "end"}:
+        return f"[{value['start']:%H:%M:%S}, {value['end']:%H:%M:%S})"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+class Processor:
+    """A prepared pipeline's queries under one supervisor.
+
+    Parameters
+    ----------
+    prepared : PreparedPipeline
+        From :func:`prepare_pipeline`.
+    spark : SparkSession
+        The session; the streams become its temporary views.
+    show : int
+        Print up to this many rows of each ``memory://`` query's batches as they come (0: none).
+    """
+
+    def __init__(self, prepared: PreparedPipeline, spark: SparkSession, show: int = 0) -> None:
+        self.prepared = prepared
+        self.spark = spark
+        self.show = show
+        self.supervisor: Supervisor | None = None
+        self.working: dict[str, WorkingStorage] = {}
+        self._stats: dict[str, RunStats] = {}
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self.prepared.pipeline
+
+    def stats(self, query: str) -> RunStats:
+        """The statistics of a query (by checkpoint name: ``page_views``, ``clicks.archive``, ...)."""
+        return self._stats[query]
+
+    def _context(self, query: str) -> SourceContext:
+        return SourceContext(self.prepared.layout(query).meta / "sources", self.pipeline.batch_interval)
+
+    def _source_frame(self, stream: StreamSpec, query: str) -> DataFrame:
+        """The stream read from its source for ``query``: records and ``_dead_letter``, with ``_origin``."""
+        df = stream.source.structured(self.spark, self._context(query))
+        if ORIGIN_COLUMN not in df.columns:
+            df = df.withColumn(ORIGIN_COLUMN, origin_column(stream.source.address.location))
+        return df
+
+    @staticmethod
+    def _with_arrival(records: DataFrame) -> DataFrame:
+        from pyspark.sql import functions as F
+
+        own = [F.col(f"`{c}`") for c in records.columns if c != ORIGIN_COLUMN]
+        return records.select(
+            *own,
+            F.col(ORIGIN_COLUMN).alias("origin"),
+            F.current_timestamp().alias("arrival_time"),
+            F.to_date(F.current_timestamp()).alias("arrival_date"),
+        )
+
+    def _archive_path(self, stream: str) -> str:
+        return str(self.prepared.archive / stream)
+
+    def stream_frame(self, stream: StreamSpec, reader: str) -> DataFrame:
+        """What SQL sees of ``stream`` in the query ``reader``: the archive, or the source itself."""
+        if stream.archive:
+            schema = self._with_arrival(
+                split_dead_letters(self._source_frame(stream, f"{stream.name}.archive"))[0]
+            ).schema
+            path = Path(self._archive_path(stream.name))
+            path.mkdir(parents=True, exist_ok=True)  # the file source needs it before the first batch
+            df = self.spark.readStream.schema(schema).parquet(str(path))
+        else:
+            df = self._with_arrival(split_dead_letters(self._source_frame(stream, reader))[0])
+        if stream.watermark is not None and stream.event_time is not None:
+            df = df.withWatermark(stream.event_time, f"{stream.watermark.ms} milliseconds")
+        return df
+
+    def _structured(self, name: str, writer: Any, interval_ms: int, endless: bool) -> StructuredQuery:
+        layout = self.prepared.layout(name)
+        writer = (
+            writer.trigger(processingTime=f"{interval_ms} milliseconds")
+            .queryName(f"{self.pipeline.name}.{name}")
+            .option("checkpointLocation", str(layout.path))
+        )
+        run_key = self.prepared.run_key(name)
+        self._stats[name] = reset_stats(run_key)
+        return StructuredQuery(name, run_key, writer, endless)
+
+    def _ingest_queries(self, stream: StreamSpec) -> list[Query]:
+        from pyspark.sql import functions as F
+
+        interval = self.pipeline.batch_interval.ms
+        endless = stream.source.always_new_data
+        queries: list[Query] = []
+        if stream.archive:
+            records, _ = split_dead_letters(self._source_frame(stream, f"{stream.name}.archive"))
+            writer = (
+                self._with_arrival(records)
+                .writeStream.format("parquet")
+                .partitionBy("arrival_date")
+                .option("path", self._archive_path(stream.name))
+            )
+            queries.append(self._structured(f"{stream.name}.archive", writer, interval, endless))
+        if stream.source.dead_letters:
+            name = f"{stream.name}.dead-letters"
+            _, letters = split_dead_letters(self._source_frame(stream, name))
+            assert letters is not None
+            sink = dead_letter_sink(self.prepared.dead_letters / stream.name)
+            dead = DeadLetterWriter(sink, self.prepared.run_key(name), self.prepared.run_id)
+            named = letters.select(F.lit(stream.name).alias("stream"), "*")
+            queries.append(
+                self._structured(
+                    name, named.writeStream.foreachBatch(dead.structured_batch), interval, endless
+                )
+            )
+        if stream.working is not None:
+            bound = stream.working
+            storage = WorkingStorage(
+                stream.name,
+                stream.event_time or "arrival_time",
+                bound.span.ms if bound.span else None,
+                bound.rows,
+            )
+            self.working[stream.name] = storage
+            name = f"{stream.name}.working"
+            frame = self.stream_frame(stream, name)
+            queries.append(self._structured(name, frame.writeStream.foreachBatch(storage), interval, endless))
+        return queries
+
+    def plan_query(self, spec: QuerySpec) -> DataFrame:
+        """The standing query's streaming DataFrame; :class:`QueryRefusedError` if Spark refuses it."""
+        for name in spec.streams:
+            self.stream_frame(self.pipeline.streams[name], spec.name).createOrReplaceTempView(name)
+        try:
+            df = self.spark.sql(spec.sql)
+        except Exception as exc:
+            raise QueryRefusedError(f"query {spec.name}: {first_line(exc)}") from None
+        if not df.isStreaming:
+            raise QueryRefusedError(f"query {spec.name}: it reads no stream")
+        check_output_mode(self.spark, df, spec)
+        return df
+
+    def _standing_query(self, spec: QuerySpec, df: DataFrame) -> Query:
+        run_key = self.prepared.run_key(spec.name)
+        writer = BatchWriter(
+            spec.output,
+            df.schema,
+            run_key,
+            self.prepared.run_id,
+            self.prepared.layout(spec.name),
+            with_batch_time=False,
+        )
+        target = _ShowBatch(writer, spec.name, self.show)
+        endless = any(self.pipeline.streams[s].source.always_new_data for s in spec.streams)
+        stream_writer = df.writeStream.outputMode(spec.mode).foreachBatch(target)
+        return self._structured(spec.name, stream_writer, spec.batch_interval.ms, endless)
+
+    def queries(self) -> list[Query]:
+        """Every query, not started: each standing query is planned and checked first, so a
+        query that Spark refuses is reported before anything starts."""
+        planned = {spec.name: self.plan_query(spec) for spec in self.pipeline.queries.values()}
+        queries: list[Query] = []
+        for stream in self.pipeline.streams.values():
+            queries += self._ingest_queries(stream)
+        queries += [self._standing_query(self.pipeline.queries[name], df) for name, df in planned.items()]
+        return queries
+
+    def start(self) -> Processor:
+        """Plan and check every query, write the manifests, then start them all."""
+        queries = self.queries()
+        for name, manifest in self.prepared.manifests.items():
+            write_manifest(self.prepared.layout(name), manifest)
+        for spec in self.pipeline.queries.values():
+            spec.output.open()
+        self.supervisor = Supervisor(self.spark, queries, self._release).start()
+        return self
+
+    def _release(self) -> None:
+        for storage in self.working.values():
+            storage.close()
+
+    def _started(self) -> Supervisor:
+        if self.supervisor is None:
+            raise SparkkitError(f"pipeline {self.pipeline.name} has not been started")
+        return self.supervisor
+
+    def process_all_available(self) -> None:
+        """Process all input available now, ingest first, then the readers of the archive."""
+        self._started().process_all_available()
+
+    def wait(self, duration: float | None = None) -> None:
+        self._started().wait(duration)
+
+    def stop(self, graceful: bool = True) -> None:
+        if self.supervisor is not None:
+            self.supervisor.stop(graceful)
+
+    def archived(self) -> dict[str, int]:
+        """How many records each archived stream holds in the archive now."""
+        counts = {}
+        for stream in self.pipeline.streams.values():
+            path = Path(self._archive_path(stream.name))
+            if stream.archive:
+                counts[stream.name] = (
+                    self.spark.read.parquet(str(path)).count() if (path / "_spark_metadata").is_dir() else 0
+                )
+        return counts
+
+    def dead_letter_count(self, stream: str) -> int:
+        """How many unreadable records of ``stream`` this run wrote as dead letters."""
+        stats = self._stats.get(f"{stream}.dead-letters")
+        return stats.dead_letters if stats else 0
+
+    def describe_outputs(self) -> list[str]:
+        """One line per standing query: where it writes and with which guarantee."""
+        lines = []
+        for spec in self.pipeline.queries.values():
+            view = f" (global_temp.{spec.name})" if isinstance(spec.output, MemorySink) else ""
+            where = f"{spec.output.address.location}{view}"
+            lines.append(f"{spec.name} -> {where}: {spec.mode} mode, {spec.output.delivery.value}")
+        return lines
+
+
+def check_output_mode(spark: SparkSession, df: DataFrame, spec: QuerySpec) -> None:
+    """Ask Spark's own checker whether ``df`` can run in ``spec.mode``, without starting it."""
+    jvm = spark._jvm
+    if jvm is None:
+        return
+    modes = jvm.org.apache.spark.sql.streaming.OutputMode
+    mode = {"append": modes.Append, "update": modes.Update, "complete": modes.Complete}[spec.mode]()
+    checker = getattr(
+        getattr(jvm.org.apache.spark.sql.catalyst.analysis, "UnsupportedOperationChecker$"), "MODULE$"
+    )
+    try:
+        checker.checkForStreaming(df._jdf.queryExecution().analyzed(), mode)
+    except Exception as exc:
+        raise QueryRefusedError(f"query {spec.name}: {first_line(exc)}") from None
+
+
+def print_summary(processor: Processor, out: Any = sys.stdout, rows: int = 20) -> None:
+    """Every query's final answer (the rows of its view, or what it wrote) and each stream's archive."""
+    for spec in processor.pipeline.queries.values():
+        stats = processor.stats(spec.name)
+        where = spec.output.address.location
+        print(f"== {spec.name}: {stats.batches} batches, {stats.rows} rows written -> {where}", file=out)
+        if isinstance(spec.output, MemorySink):
+            table = spec.output.table.rows()
+            for row in table[-rows:]:
+                print("   " + "  ".join(f"{k}={_short(v)}" for k, v in row.items()), file=out)
+            if len(table) > rows:
+                print(f"   ... {len(table)} rows in global_temp.{spec.name}; the last {rows} shown", file=out)
+        if stats.dropped_late:
+            print(f"   {stats.dropped_late} records dropped as later than the watermark", file=out)
+    for stream, count in processor.archived().items():
+        dead = processor.dead_letter_count(stream)
+        extra = f", {dead} dead letters" if dead else ""
+        archive = processor.prepared.archive / stream
+        print(f"== stream {stream}: {count} records archived in {archive}{extra}", file=out)
+
+
+def default_pipeline() -> Path:
+    """``conf/jobs/streams.toml``: three generator streams and the standing queries that show the model."""
+    return find_conf_dir() / "jobs" / "streams.toml"
+
+
+def run_pipeline(
+    pipeline_file: str | Path | None,
+    checkpoint: str | Path | None,
+    archive: str | Path | None = None,
+    duration: Duration | None = None,
+    master: str | None = None,
+    show: int = 5,
+    out: Any = sys.stdout,
+) -> Processor:
+    """``sparkkit run streams``: check everything, start Spark and every query, run for ``duration``
+    (None or 0: until Ctrl-C or SIGTERM), stop, print every query's final answer."""
+    pipeline = load_pipeline(pipeline_file or default_pipeline())
+    if checkpoint is None:
+        checkpoint = tempfile.mkdtemp(prefix="sparkkit-streams-")
+        print(f"[sparkkit] state and archive in {checkpoint} (pass --checkpoint ROOT to choose)", file=out)
+    prepared = prepare_pipeline(pipeline, checkpoint, archive)
+    try:
+        spark = build_spark_session(f"sparkkit-{pipeline.name}", master, state_store_conf("rocksdb"))
+    except Exception as exc:
+        raise JobFailedError(f"pipeline {pipeline.name} could not start Spark: {first_line(exc)}") from exc
+    try:
+        processor = Processor(prepared, spark, show)
+        processor.start()
+        for line in processor.describe_outputs():
+            print(f"[sparkkit] {line}", file=out, flush=True)
+        processor.wait(duration.seconds if duration and duration.ms else None)
+        print_summary(processor, out)
+    finally:
+        spark.stop()
+    return processor
