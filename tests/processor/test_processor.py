@@ -294,7 +294,8 @@ mode = "complete"
 def test_a_query_spark_refuses_is_reported_before_anything_starts(
     spark: SparkSession, tmp_path: Path, sql: str, mode: str, reason: str
 ) -> None:
-    queries = f'\n[queries.fine]\nsql = "SELECT user FROM clicks"\n\n[queries.bad]\nsql = "{sql}"\nmode = "{mode}"\n'
+    queries = '\n[queries.fine]\nsql = "SELECT user FROM clicks"\n'
+    queries += f'\n[queries.bad]\nsql = "{sql}"\nmode = "{mode}"\n'
     prepared = prepare_pipeline(load_pipeline(pipeline_file(tmp_path, queries)), tmp_path / "ck")
     before = {q.id for q in spark.streams.active}
     with pytest.raises(QueryRefusedError, match=rf"^query bad: .*{reason}") as refused:
