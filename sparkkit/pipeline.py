@@ -131,8 +131,10 @@ def ddl_names(ddl: str) -> list[str]:
             depth -= 1
         elif char == "," and depth == 0:
             item = ddl[start:i].strip()
-            if item:
-                names.append(item.split()[0].strip("`"))
+            if item.startswith("`"):
+                names.append(item[1 : item.index("`", 1)])
+            elif item:
+                names.append(item.split()[0].rstrip(":"))
             start = i + 1
     return names
 
@@ -229,8 +231,11 @@ def _working(table: _Table) -> WorkingBound | None:
         if rows < 1:
             raise table.error("working", value, accepted)
         return WorkingBound(rows=rows)
-    span = table.duration("working")
-    if span is None or span.ms == 0:
+    try:
+        span = Duration.parse(value)
+    except ValueError:
+        raise table.error("working", value, accepted) from None
+    if span.ms == 0:
         raise table.error("working", value, accepted)
     return WorkingBound(span=span)
 

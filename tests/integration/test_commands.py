@@ -14,21 +14,27 @@ pytestmark = pytest.mark.slow
 VENV = Path(sys.prefix)
 
 
-def test_make_run_prints_each_batch_and_stops_by_itself() -> None:
+def test_make_run_shows_the_stream_processor_and_stops_by_itself() -> None:
     stamp = VENV / ".sparkkit-installed"
     result = subprocess.run(
-        ["make", "-s", "-o", str(stamp), "run", f"VENV={VENV}", "DURATION=8s"],
+        ["make", "-s", "-o", str(stamp), "run", f"VENV={VENV}", "DURATION=20s"],
         cwd=ROOT, capture_output=True, text=True, timeout=300, env=driver_env(),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.count("Batch: ") >= 2, result.stdout[-3000:]
-    assert "clicks-" in result.stdout and "views-" in result.stdout  # both default generator streams
-    assert "[sparkkit] stopped wordcount/structured:" in result.stdout
+    out = result.stdout
+    assert "[sparkkit] paid_clicks -> memory:///paid_clicks (global_temp.paid_clicks)" in out, out[-3000:]
+    assert "[paid_clicks] batch " in out, out[-3000:]  # results shown as they come
+    for query in ("page_views", "paid_clicks", "revenue"):
+        assert f"== {query}: " in out, out[-3000:]  # every query's final answer
+    for stream in ("views", "clicks", "payments"):
+        archived = [line for line in out.splitlines() if line.startswith(f"== stream {stream}: ")]
+        assert archived and int(archived[0].split()[3]) > 0, out[-3000:]
 
 
 @pytest.mark.parametrize(
     "argv",
-    [["--help"], ["run", "--help"], ["run", "wordcount", "--help"], ["jobs", "--help"],
+    [["--help"], ["run", "--help"], ["run", "wordcount", "--help"], ["run", "streams", "--help"],
+     ["backfill", "--help"], ["jobs", "--help"],
      ["checkpoint", "--help"], ["checkpoint", "inspect", "--help"], ["checkpoint", "reset", "--help"]],
 )  # fmt: skip
 def test_every_command_has_help(argv: list[str]) -> None:
