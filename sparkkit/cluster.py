@@ -19,10 +19,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sparkkit.broker import port_open
 from sparkkit.config import find_conf_dir
 from sparkkit.daemons import Daemon
 from sparkkit.errors import SparkkitError
+from sparkkit.net import port_open
 
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"

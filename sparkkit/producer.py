@@ -15,8 +15,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from sparkkit.addresses import Address, parse_source
-from sparkkit.broker import port_open
 from sparkkit.errors import ConfigError, SparkkitError
+from sparkkit.net import any_answers
 from sparkkit.sources.generator import GeneratorSource, generator_key
 
 
@@ -45,7 +45,7 @@ def produce(
     from kafka.errors import KafkaError
 
     bootstrap = address.netloc
-    if not any(port_open(host, port, timeout=2.0) for host, port in address.hosts):
+    if not any_answers(address.hosts):
         raise SparkkitError(f"cannot reach Kafka at {bootstrap}: no broker accepts connections there")
     try:
         producer = KafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=10_000, max_block_ms=10_000)

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sparkkit.broker import port_open
 from sparkkit.errors import ConfigError
 from sparkkit.kafka_client import client_options, native_connector
+from sparkkit.net import any_answers
 from sparkkit.sinks.base import JSON_TIMESTAMP_FORMAT, BatchInfo, Delivery, Sink
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ class KafkaSink(Sink):
                 raise ConfigError(
                     "--sink", self.address.raw, f"unknown option {name!r}; accepted: key, kafka.*"
                 )
-        if not any(port_open(h, p, timeout=2.0) for h, p in self.address.hosts):
+        if not any_answers(self.address.hosts):
             raise ConfigError("--sink", self.address.raw, f"no Kafka broker answers at {self.bootstrap}")
 
     def check_columns(self, columns: Sequence[str]) -> None:

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 
-from sparkkit.broker import port_open
 from sparkkit.deadletters import (
     COLUMN,
     INVALID_UTF8,
@@ -34,6 +33,7 @@ from sparkkit.deadletters import (
 )
 from sparkkit.errors import ConfigError
 from sparkkit.kafka_client import ClientConfig, fetch_offsets, native_connector, read_batches, tp_key
+from sparkkit.net import any_answers
 from sparkkit.origin import COLUMN as ORIGIN
 from sparkkit.origin import origin_column
 from sparkkit.sources.base import Source, SourceContext
@@ -295,7 +295,7 @@ class KafkaSource(Source):
             ClientConfig.from_params(self.bootstrap, self.address.params)
         except ConfigError as exc:
             raise ConfigError("--source", self.address.raw, f"client= must be {exc.accepted}") from None
-        if not any(port_open(h, p, timeout=2.0) for h, p in self.address.hosts):
+        if not any_answers(self.address.hosts):
             raise ConfigError("--source", self.address.raw, f"no Kafka broker answers at {self.bootstrap}")
 
     def dstream(self, ssc: StreamingContext, ctx: SourceContext) -> DStream[Any]:
