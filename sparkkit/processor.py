@@ -38,7 +38,6 @@ from sparkkit.errors import (
     CheckpointMismatchError,
     JobFailedError,
     QueryRefusedError,
-    SparkkitError,
 )
 from sparkkit.jobs.state import state_store_conf
 from sparkkit.origin import COLUMN as ORIGIN_COLUMN
@@ -49,7 +48,7 @@ from sparkkit.progress import RunStats, reset_stats
 from sparkkit.session import build_spark_session
 from sparkkit.sinks import MemorySink
 from sparkkit.sources import SourceContext
-from sparkkit.supervisor import Query, StructuredQuery, Supervisor, first_line
+from sparkkit.supervisor import Query, StructuredQuery, Supervised, Supervisor, first_line
 from sparkkit.working import WorkingStorage
 
 if TYPE_CHECKING:
@@ -180,7 +179,7 @@ def _short(value: Any) -> str:
     return str(value)
 
 
-class Processor:
+class Processor(Supervised):
     """A prepared pipeline's queries under one supervisor.
 
     Parameters
@@ -197,13 +196,16 @@ class Processor:
         self.prepared = prepared
         self.spark = spark
         self.show = show
-        self.supervisor: Supervisor | None = None
         self.working: dict[str, WorkingStorage] = {}
         self._stats: dict[str, RunStats] = {}
+        self._ingest: dict[str, DataFrame] = {}
 
     @property
     def pipeline(self) -> Pipeline:
         return self.prepared.pipeline
+
+    def __repr__(self) -> str:
+        return f"Processor({self.pipeline.name!r})"
 
     def stats(self, query: str) -> RunStats:
         """The statistics of a query (by checkpoint name: ``page_views``, ``clicks.archive``, ...)."""
@@ -234,12 +236,17 @@ class Processor:
     def _archive_path(self, stream: str) -> str:
         return str(self.prepared.archive / stream)
 
+    def _archived(self, stream: StreamSpec) -> DataFrame:
+        """The records as the ingest query archives them (built once per stream)."""
+        if stream.name not in self._ingest:
+            records, _ = split_dead_letters(self._source_frame(stream, f"{stream.name}.archive"))
+            self._ingest[stream.name] = self._with_arrival(records)
+        return self._ingest[stream.name]
+
     def stream_frame(self, stream: StreamSpec, reader: str) -> DataFrame:
         """What SQL sees of ``stream`` in the query ``reader``: the archive, or the source itself."""
         if stream.archive:
-            schema = self._with_arrival(
-                split_dead_letters(self._source_frame(stream, f"{stream.name}.archive"))[0]
-            ).schema
+            schema = self._archived(stream).schema
             path = Path(self._archive_path(stream.name))
             path.mkdir(parents=True, exist_ok=True)  # the file source needs it before the first batch
             df = self.spark.readStream.schema(schema).parquet(str(path))
@@ -267,9 +274,8 @@ class Processor:
         endless = stream.source.always_new_data
         queries: list[Query] = []
         if stream.archive:
-            records, _ = split_dead_letters(self._source_frame(stream, f"{stream.name}.archive"))
             writer = (
-                self._with_arrival(records)
+                self._archived(stream)
                 .writeStream.format("parquet")
                 .partitionBy("arrival_date")
                 .option("path", self._archive_path(stream.name))
@@ -298,6 +304,7 @@ class Processor:
             self.working[stream.name] = storage
             name = f"{stream.name}.working"
             frame = self.stream_frame(stream, name)
+            endless = endless and not stream.archive
             queries.append(self._structured(name, frame.writeStream.foreachBatch(storage), interval, endless))
         return queries
 
@@ -325,7 +332,9 @@ class Processor:
             with_batch_time=False,
         )
         target = _ShowBatch(writer, spec.name, self.show)
-        endless = any(self.pipeline.streams[s].source.always_new_data for s in spec.streams)
+        # an archived stream is read from the archive, which runs dry; a source read directly may not
+        streams = [self.pipeline.streams[s] for s in spec.streams]
+        endless = any(s.source.always_new_data and not s.archive for s in streams)
         stream_writer = df.writeStream.outputMode(spec.mode).foreachBatch(target)
         return self._structured(spec.name, stream_writer, spec.batch_interval.ms, endless)
 
@@ -352,22 +361,6 @@ class Processor:
     def _release(self) -> None:
         for storage in self.working.values():
             storage.close()
-
-    def _started(self) -> Supervisor:
-        if self.supervisor is None:
-            raise SparkkitError(f"pipeline {self.pipeline.name} has not been started")
-        return self.supervisor
-
-    def process_all_available(self) -> None:
-        """Process all input available now, ingest first, then the readers of the archive."""
-        self._started().process_all_available()
-
-    def wait(self, duration: float | None = None) -> None:
-        self._started().wait(duration)
-
-    def stop(self, graceful: bool = True) -> None:
-        if self.supervisor is not None:
-            self.supervisor.stop(graceful)
 
     def archived(self) -> dict[str, int]:
         """How many records each archived stream holds in the archive now."""

@@ -34,7 +34,7 @@ from sparkkit.progress import RunStats, reset_stats
 from sparkkit.session import build_streaming_context, session_for
 from sparkkit.sinks import Sink, sink_for
 from sparkkit.sources import Source, SourceContext, source_for
-from sparkkit.supervisor import DStreamQuery, Query, StructuredQuery, Supervisor, first_line
+from sparkkit.supervisor import DStreamQuery, Query, StructuredQuery, Supervised, Supervisor, first_line
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -115,7 +115,7 @@ def prepare(config: JobConfig) -> Prepared:
     return Prepared(config, job, sources, sink, layout, manifest, run_id, dead_letters)
 
 
-class Run:
+class Run(Supervised):
     """A job's queries under one :class:`~sparkkit.supervisor.Supervisor`.
 
     ``start()`` builds them (a StreamingContext, or the Structured main query and, for a stateful
@@ -127,8 +127,10 @@ class Run:
         self.prepared = prepared
         self.spark = spark
         self.stats: RunStats = reset_stats(prepared.run_key)
-        self.supervisor: Supervisor | None = None
         self._tmp: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Run({self.prepared.run_key!r})"
 
     def _state_dir(self) -> Path:
         if self.prepared.layout is not None:
@@ -222,11 +224,6 @@ class Run:
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)
 
-    def _started(self) -> Supervisor:
-        if self.supervisor is None:
-            raise SparkkitError(f"{self.prepared.run_key} has not been started")
-        return self.supervisor
-
     def process_all_available(self) -> None:
         """Structured only: block until every input available now is processed and written.
 
@@ -238,16 +235,7 @@ class Run:
             raise SparkkitError(f"process_all_available() would never return: {endless} never runs dry")
         if self.prepared.config.api != "structured":
             raise SparkkitError("process_all_available() needs a started --api structured run")
-        self._started().process_all_available()
-
-    def wait(self, duration: float | None = None) -> None:
-        """Run until ``duration`` seconds pass, a signal, a failure or the end of input; then stop."""
-        self._started().wait(duration)
-
-    def stop(self, graceful: bool = True) -> None:
-        """Stop; gracefully, a DStream finishes its received batches, a query its running batch."""
-        if self.supervisor is not None:
-            self.supervisor.stop(graceful)
+        super().process_all_available()
 
 
 class _SplitBatch:

@@ -212,6 +212,13 @@ class Supervisor:
         """Each query's statistics, by query name."""
         return {query.name: query.stats for query in self.queries}
 
+    def query(self, name: str) -> Query:
+        """The query called ``name``."""
+        for query in self.queries:
+            if query.name == name:
+                return query
+        raise KeyError(name)
+
     def _run_key_of(self, query_id: str) -> str | None:
         for query in self.queries:
             if isinstance(query, StructuredQuery) and query.id == query_id:
@@ -324,3 +331,28 @@ class Supervisor:
             if self.cleanup is not None:
                 cleanup, self.cleanup = self.cleanup, None
                 cleanup()
+
+
+class Supervised:
+    """A run whose queries one :class:`Supervisor` owns (a job's ``Run``, the ``Processor``):
+    waiting, stopping and draining are the supervisor's."""
+
+    supervisor: Supervisor | None = None
+
+    def _started(self) -> Supervisor:
+        if self.supervisor is None:
+            raise SparkkitError(f"{self!r} has not been started")
+        return self.supervisor
+
+    def process_all_available(self) -> None:
+        """Block until every query has processed all the input available now (in start order)."""
+        self._started().process_all_available()
+
+    def wait(self, duration: float | None = None) -> None:
+        """Run until ``duration`` seconds pass, a signal, a failure or the end of input; then stop."""
+        self._started().wait(duration)
+
+    def stop(self, graceful: bool = True) -> None:
+        """Stop every query; gracefully, each finishes its running batch first."""
+        if self.supervisor is not None:
+            self.supervisor.stop(graceful)

@@ -25,6 +25,7 @@ from sparkkit.errors import CheckpointMismatchError, QueryRefusedError
 from sparkkit.pipeline import load_pipeline
 from sparkkit.processor import Processor, prepare_pipeline
 from sparkkit.sinks import memory_table
+from sparkkit.sources import generator_records
 from tests.processes import json_rows
 
 BASE = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -303,3 +304,67 @@ def test_a_query_spark_refuses_is_reported_before_anything_starts(
     assert "\n" not in str(refused.value)
     assert {q.id for q in spark.streams.active} == before
     assert not (tmp_path / "ck" / "shop" / "fine").exists()
+
+
+def test_seeded_generator_streams_of_different_rates_are_exact(spark: SparkSession, tmp_path: Path) -> None:
+    """Two JSON generators at different rates, per-window sums and a join: every answer from the
+    same records computed in plain Python (generator_records)."""
+    start_ms = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+    fast, slow = (400, 2000), (40, 200)  # (rate per second, records)
+    text = f"""
+[pipeline]
+name = "gen"
+batch_interval = "500ms"
+
+[streams.fast]
+source = "generator://fast?format=json&rate={fast[0]}&keys=7&seed=1&count={fast[1]}&start={start_ms}"
+event_time = "ts"
+watermark = "1s"
+
+[streams.slow]
+source = "generator://slow?format=json&rate={slow[0]}&keys=7&seed=2&count={slow[1]}&start={start_ms}&prefix=fast"
+event_time = "ts"
+watermark = "1s"
+
+[queries.sums]
+sql = "SELECT key, count(*) AS n, round(sum(value), 2) AS total FROM fast GROUP BY key"
+mode = "complete"
+output = "memory://gen_sums?keep=1"
+
+[queries.pairs]
+sql = \"\"\"SELECT f.seq AS fast_seq, s.seq AS slow_seq FROM fast f JOIN slow s
+         ON f.key = s.key AND f.ts BETWEEN s.ts AND s.ts + INTERVAL 100 MILLISECONDS\"\"\"
+output = "memory://gen_pairs?keep=100000"
+"""
+    path = tmp_path / "gen.toml"
+    path.write_text(text)
+    fast_records = generator_records("fast", 0, fast[1], 1, 7, fast[0], start_ms)
+    slow_records = generator_records("slow", 0, slow[1], 2, 7, slow[0], start_ms, prefix="fast")
+    sums: dict[str, list[float]] = {}
+    for r in fast_records:
+        sums.setdefault(r["key"], []).append(r["value"])
+    expected_sums = {k: (len(v), round(sum(v), 2)) for k, v in sums.items()}
+    expected_pairs = Counter(
+        (f["seq"], s["seq"])
+        for f in fast_records
+        for s in slow_records
+        if f["key"] == s["key"] and 0 <= f["ts"] - s["ts"] <= 100
+    )
+    processor = Processor(prepare_pipeline(load_pipeline(path), tmp_path / "ck"), spark).start()
+    pairs, totals = memory_table("gen_pairs"), memory_table("gen_sums")
+    try:
+        # a generator never runs dry: wait for the answers, then for two more ingest batches of
+        # each stream, then drain the standing queries, which read the archive
+        assert totals.wait_for(lambda t: sum(r["n"] for r in t.rows()) == fast[1], 120), totals.rows()
+        assert pairs.wait_for(lambda t: len(t.rows()) >= sum(expected_pairs.values()), 120)
+        for stream in ("fast", "slow"):
+            ingest = processor.stats(f"{stream}.archive")
+            seen = len(ingest.completed)
+            assert ingest.wait_for(lambda s, seen=seen: len(s.completed) >= seen + 2, 60)
+        assert processor.supervisor is not None
+        for query in ("sums", "pairs"):
+            processor.supervisor.query(query).process_all_available()
+    finally:
+        processor.stop()
+    assert {r["key"]: (r["n"], r["total"]) for r in totals.rows()} == expected_sums
+    assert Counter((r["fast_seq"], r["slow_seq"]) for r in pairs.rows()) == expected_pairs
