@@ -14,22 +14,29 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sparkkit.config import JobConfig, load_config
 from sparkkit.deadletters import read_dead_letters
+from sparkkit.duration import Duration
 from sparkkit.errors import HarnessTimeoutError
 from sparkkit.jobs import get_job
+from sparkkit.pipeline import load_pipeline
+from sparkkit.processor import Processor, prepare_pipeline
 from sparkkit.progress import RunStats
 from sparkkit.runner import Prepared, Run, prepare
-from sparkkit.sinks import MemoryTable, memory_table
+from sparkkit.sinks import MemoryTable, memory_table, sink_for
+from sparkkit.sources import source_for
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 Rows = list[dict[str, Any]]
+#: The trigger of every query in :meth:`StreamHarness.run_pipeline`.
+TRIGGER = Duration(100)
 
 
 _DDL_TYPES = ((bool, "BOOLEAN"), (int, "BIGINT"), (float, "DOUBLE"), (str, "STRING"))
@@ -74,6 +81,8 @@ class StreamHarness:
         self.timeout = timeout
         #: The statistics of the last run (batches, durations, rows dropped by the watermark).
         self.last_stats: RunStats | None = None
+        #: The processor of the last :meth:`run_pipeline` (its ``stats(query)``, ``archived()``).
+        self.last_processor: Processor | None = None
 
     @property
     def dead_letter_dir(self) -> Path:
@@ -225,3 +234,62 @@ class StreamHarness:
         for info, rows in table.snapshot():
             by_time.setdefault(info.time_ms, []).extend(rows)
         return [by_time.get(t, []) for t in planned()[:count]]
+
+    def run_pipeline(
+        self, pipeline: str | Path, rounds: Sequence[Mapping[str, Sequence[str | Mapping[str, Any]]]]
+    ) -> list[dict[str, Rows]]:
+        """Run a pipeline file's standing queries over scripted rounds of input.
+
+        Every stream's source is replaced by a directory read by the real file source (text lines,
+        or JSON records of the stream's schema), every query's output by a memory table and every
+        trigger by a short one (rounds are drained, so the trigger changes no answer); the rest —
+        archive, watermarks, working storage, SQL — runs as ``sparkkit run streams`` runs it.
+        Each round is ``{stream: records}``: one file per stream, then all available input is
+        processed. ``outputs[i][query]`` is what ``query`` wrote while round ``i`` was processed.
+        """
+        spec = load_pipeline(pipeline)
+        run = f"pipeline_{uuid.uuid4().hex[:8]}"
+        directories = {name: self.workdir / run / name for name in spec.streams}
+        streams = {}
+        for name, stream in spec.streams.items():
+            if stream.source.record_format == "text":
+                address = f"file://{directories[name]}?format=text"
+            else:
+                address = f"file://{directories[name]}?format=json&schema={quote(stream.schema or '')}"
+            streams[name] = replace(stream, source=source_for(address))
+        tables = {name: f"{run}_{name}" for name in spec.queries}
+        memory = {
+            name: sink_for(f"memory://{table}?keep=1000000&view=false") for name, table in tables.items()
+        }
+        queries = {
+            name: replace(query, output=memory[name], batch_interval=TRIGGER)
+            for name, query in spec.queries.items()
+        }
+        pipeline_run = replace(spec, streams=streams, queries=queries, batch_interval=TRIGGER)
+        processor = Processor(prepare_pipeline(pipeline_run, self.workdir / run / "ck"), self.spark)
+        self.last_processor = processor
+        for directory in directories.values():
+            directory.mkdir(parents=True)
+        processor.start()
+        outputs: list[dict[str, Rows]] = []
+        try:
+            for i, round_records in enumerate(rounds):
+                before = {name: memory_table(table).total_batches for name, table in tables.items()}
+                for stream_name, records in round_records.items():
+                    if stream_name not in directories:
+                        known = ", ".join(directories)
+                        raise KeyError(f"{stream_name!r} is not a stream of {spec.name}: {known}")
+                    lines = [json.dumps(r) if isinstance(r, Mapping) else str(r) for r in records]
+                    self._write_batch(directories[stream_name], i, lines)
+                processor.process_all_available()
+                outputs.append(
+                    {
+                        name: [
+                            row for _, rows in memory_table(table).snapshot()[before[name] :] for row in rows
+                        ]
+                        for name, table in tables.items()
+                    }
+                )
+            return outputs
+        finally:
+            processor.stop(graceful=False)
