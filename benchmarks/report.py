@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 DOC = ROOT / "docs" / "benchmarks.md"
 PLOT = ROOT / "docs" / "benchmarks-window-cost.png"
+MEMORY_PLOT = ROOT / "docs" / "benchmarks-processor-memory.png"
 NOTES = "\n## Reading the numbers"  # hand-written; kept when the report is regenerated
 
 
@@ -190,6 +192,154 @@ def kafka_section(results: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+MEMORY_LABELS = {
+    "driver": "Python driver",
+    "jvm": "JVM (driver + executors)",
+    "workers": "Python workers (below the JVM)",
+    "total": "total (the process tree)",
+    "total_pss": "total PSS (shared pages split)",
+    "heap_used": "JVM heap used (jcmd)",
+}
+
+
+def plot_processor_memory(results: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    samples = results["samples"]
+    minutes = [s["t_s"] / 60 for s in samples]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name in ("total", "jvm", "workers", "driver"):
+        ax.plot(minutes, [s[f"{name}_mib"] for s in samples], label=MEMORY_LABELS[name])
+    heap = [(s["t_s"] / 60, s["heap_used_mib"]) for s in samples if "heap_used_mib" in s]
+    if heap:
+        ax.plot(
+            [t for t, _ in heap],
+            [h for _, h in heap],
+            linestyle=":",
+            marker=".",
+            label=MEMORY_LABELS["heap_used"],
+        )
+    for lo, hi in results["windows_s"].values():
+        ax.axvspan(lo / 60, hi / 60, color="grey", alpha=0.15)
+    if results.get("queries_started_s") is not None:
+        ax.axvline(results["queries_started_s"] / 60, color="grey", linestyle="--", linewidth=0.8)
+    ax.axvline(results["stop_requested_s"] / 60, color="grey", linestyle="--", linewidth=0.8)
+    ax.set_xlabel("minutes since the driver started (dashed: queries started, stop requested)")
+    ax.set_ylabel("RSS (MiB)")
+    ax.set_title(f"sparkkit run streams, default pipeline, {results['minutes']} min: memory")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=7, loc="center right")
+    fig.tight_layout()
+    fig.savefig(MEMORY_PLOT, dpi=100)
+    plt.close(fig)
+
+
+def mib(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def memory_section(results: dict[str, Any]) -> list[str]:
+    n, archive = results["minutes"], results["archive"]
+    load = [s["load1"] for s in results["samples"] if "load1" in s]
+    lines = [
+        "## Memory of the stream processor over the default pipeline",
+        "",
+        f"`make bench` → `benchmarks/processor_memory.py`: `sparkkit run streams --duration {n}m` over "
+        "conf/jobs/streams.toml (generator streams at about 2000, 300 and 20 records/s, archived to "
+        "Parquet, working storage, three standing SQL queries into `memory://`), in its own process; "
+        f"every {results['interval_s']:.0f} s the resident memory (RSS, from /proc) of the Python driver, "
+        "its JVM, every process below the JVM (pyspark.daemon and its forked workers: their RSS "
+        "counts shared pages in each, so the PSS total is given too) and their total"
+        + (
+            f"; every {results['heap_every_s']:.0f} s the JVM's heap use (`jcmd GC.heap_info`)"
+            if results.get("heap_every_s")
+            else ""
+        )
+        + ". The goal compares the mean of minute 2 with the mean of minute "
+        f"{n}, minutes counted from when the queries started (the `--duration` clock; the plot's axis "
+        "counts from the driver's start, the two minutes shaded). The machine's load average as it started: "
+        + ", ".join(f"{x:.1f}" for x in results["load_average_at_start"])
+        + (
+            f"; during the run (1-minute load at each sample; 2 cores) mean {statistics.mean(load):.1f}, "
+            f"max {max(load):.1f}"
+            if load
+            else ""
+        )
+        + ".",
+        "",
+        f"| series | minute 2 mean (MiB) | minute {n} mean (MiB) | ratio | peak (MiB) | within "
+        f"{results['flat_within']:.0%} |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, s in results["series"].items():
+        ratio = "-" if s["ratio"] is None else f"{s['ratio']:.2f}"
+        lines.append(
+            f"| {MEMORY_LABELS.get(name, name)} | {mib(s['second_minute_mean_mib'])} | "
+            f"{mib(s['last_minute_mean_mib'])} | {ratio} | {mib(s['peak_mib'])} | "
+            f"{'n/a (GC sawtooth)' if name == 'heap_used' else 'yes' if s['flat'] else 'no'} |"
+        )
+    lines += [
+        "",
+        f"Goal: flat memory, the last minute's mean total RSS within {results['flat_within']:.0%} of the "
+        f"second minute's — {verdict(results['flat'])}.",
+        "",
+    ]
+    streams = archive.get("streams", {})
+    if streams:
+        lines.append(
+            f"Archive at the end: {archive['bytes_on_disk'] / 1e6:,.1f} MB on disk; "
+            + "; ".join(
+                f"{name} {s['records']:,} records ({s['bytes_on_disk'] / 1e6:,.1f} MB"
+                + (
+                    f", {s['seconds_of_input']:,.0f} s of input at {s['rate_per_s']:,.0f}/s"
+                    if "rate_per_s" in s
+                    else ""
+                )
+                + ")"
+                for name, s in streams.items()
+            )
+            + "."
+        )
+    started = results.get("queries_started_s")
+    lines += [
+        "",
+        f"The driver: exit code {results['returncode']}"
+        + (" (killed: it did not end in time)" if results.get("timed_out") else "")
+        + f", {results['wall_s'] / 60:.1f} min in all"
+        + (f" (queries started after {started:.0f} s; " if started is not None else " (")
+        + f"it ended {results['stop_took_s']:.0f} s after the stop was due); "
+        f"{results['lag']['falling_behind_warnings']} 'falling behind' warnings from Spark (a micro-batch "
+        "longer than the 2 s trigger)"
+        + (
+            f", longest {results['lag']['spent_ms_max'] / 1000:.1f} s"
+            if results["lag"]["spent_ms_max"] is not None
+            else ""
+        )
+        + f"; {results['error_lines']} error lines in its output.",
+    ]
+    behind = [
+        f"{name} {q['behind_at_stop_request_s'] + 0:.0f} s"
+        for name, q in results.get("queries", {}).items()
+        if "behind_at_stop_request_s" in q
+    ]
+    if behind:
+        lines += [
+            "",
+            "Newest event time in each query's final answer, behind the moment the stop was due: "
+            + ", ".join(behind)
+            + ".",
+        ]
+    errors = results.get("errors", [])
+    if errors:
+        lines += ["", "First error lines of the driver's output:", ""]
+        lines += [f"- at {e['t_s'] / 60:.1f} min: `{e['line'][:200]}`" for e in errors[:5]]
+    lines += ["", f"![processor memory]({MEMORY_PLOT.name})", ""]
+    return lines
+
+
 def verdict(met: bool) -> str:
     return "**met**" if met else "**not met**"
 
@@ -209,6 +359,11 @@ def main() -> None:
     if kafka:
         out += kafka_section(kafka)
         out.append(f"Measured {kafka['machine']['when']}, Spark {kafka['machine']['spark']}.\n")
+    memory = load("processor_memory")
+    if memory:
+        plot_processor_memory(memory)
+        out += memory_section(memory)
+        out.append(f"Measured {memory['machine']['when']}, Spark {memory['machine']['spark']}.\n")
     notes = DOC.read_text().split(NOTES, 1)[1] if DOC.exists() and NOTES in DOC.read_text() else ""
     DOC.write_text("\n".join(out) + (NOTES + notes if notes else ""))
     print(f"wrote {DOC}")
