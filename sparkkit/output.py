@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
 
+def quoted(name: str) -> str:
+    """A column name as Spark reads it literally, whatever it holds (``count(1)``, dots)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
 class BatchWriter:
     """Writes one job's batches to one sink."""
 
@@ -63,7 +68,7 @@ class BatchWriter:
     def emit(self, df: DataFrame, batch: BatchInfo) -> None:
         from pyspark.sql import functions as F
 
-        columns = [F.col(f.name) for f in self.schema.fields]
+        columns = [F.col(quoted(f.name)) for f in self.schema.fields]
         if self.with_batch_time:
             columns.insert(0, F.lit(batch.time).cast("timestamp").alias("batch_time"))
         out = df.select(*columns).persist()

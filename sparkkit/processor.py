@@ -42,7 +42,7 @@ from sparkkit.errors import (
 from sparkkit.jobs.state import state_store_conf
 from sparkkit.origin import COLUMN as ORIGIN_COLUMN
 from sparkkit.origin import origin_column
-from sparkkit.output import BatchWriter
+from sparkkit.output import BatchWriter, quoted
 from sparkkit.pipeline import Pipeline, QuerySpec, StreamSpec, load_pipeline
 from sparkkit.progress import RunStats, reset_stats
 from sparkkit.session import build_spark_session
@@ -225,7 +225,7 @@ class Processor(Supervised):
     def _with_arrival(records: DataFrame) -> DataFrame:
         from pyspark.sql import functions as F
 
-        own = [F.col(f"`{c}`") for c in records.columns if c != ORIGIN_COLUMN]
+        own = [F.col(quoted(c)) for c in records.columns if c != ORIGIN_COLUMN]
         return records.select(
             *own,
             F.col(ORIGIN_COLUMN).alias("origin"),
