@@ -21,6 +21,7 @@ Each of these has its own checkpoint ``ROOT/<pipeline>/<query>`` and manifest.
 
 from __future__ import annotations
 
+import statistics
 import sys
 import tempfile
 import uuid
@@ -410,6 +411,12 @@ def print_summary(processor: Processor, out: Any = sys.stdout, rows: int = 20) -
         stats = processor.stats(spec.name)
         where = spec.output.address.location
         print(f"== {spec.name}: {stats.batches} batches, {stats.rows} rows written -> {where}", file=out)
+        if stats.durations_ms:
+            median = statistics.median(stats.durations_ms) / 1000
+            slow = (
+                " (slower than its trigger: it falls behind)" if median > spec.batch_interval.seconds else ""
+            )
+            print(f"   median batch {median:.1f} s, trigger {spec.batch_interval}{slow}", file=out)
         if isinstance(spec.output, MemorySink):
             table = spec.output.table.rows()
             for row in table[-rows:]:
