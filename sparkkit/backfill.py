@@ -9,26 +9,29 @@ columns and timestamp format. For every window the streaming run closed, the row
 
 from __future__ import annotations
 
-from datetime import datetime
+import sys
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
-from sparkkit.errors import ConfigError
-from sparkkit.pipeline import Pipeline
+from sparkkit.errors import ConfigError, JobFailedError, SparkkitError
+from sparkkit.pipeline import Pipeline, default_pipeline, load_pipeline
 from sparkkit.sinks.base import JSON_TIMESTAMP_FORMAT
+from sparkkit.supervisor import first_line
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 
 def parse_time(option: str, text: str | None) -> datetime | None:
-    """An ISO-8601 time (``2026-11-25T10:00:00``, ``2026-11-25 10:00``, a zone allowed); ConfigError."""
+    """An ISO-8601 time (``2026-11-25T10:00:00Z``, ``2026-11-25 10:00+01:00``); without a zone, UTC."""
     if text is None:
         return None
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ConfigError(option, text, "an ISO-8601 time such as 2026-11-25T10:00:00Z") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def not_archived(pipeline: Pipeline) -> dict[str, list[str]]:
@@ -49,6 +52,12 @@ def check_backfill(pipeline: Pipeline, archive: Path) -> None:
         )
     if len(not_archived(pipeline)) == len(pipeline.queries):
         raise ConfigError("--pipeline", pipeline.path, "a pipeline with a query over archived streams only")
+    for stream in pipeline.streams.values():
+        path = archive / stream.name
+        if stream.archive and not (path / "_spark_metadata").is_dir():
+            raise ConfigError(
+                "--archive", archive, f"an archive holding stream {stream.name} ({path} has none)"
+            )
 
 
 def backfill(
@@ -94,4 +103,47 @@ def backfill(
             )
         finally:
             result.unpersist()
+    return written
+
+
+def run_backfill(
+    pipeline_file: str | Path | None,
+    archive: str | Path,
+    out: str | Path,
+    start: str | None = None,
+    end: str | None = None,
+    master: str | None = None,
+    report: TextIO = sys.stdout,
+) -> dict[str, int]:
+    """``sparkkit backfill``: check everything, start Spark, run the queries, say what was written.
+
+    A window that straddles ``start`` or ``end`` holds only the records inside the range.
+    """
+    from sparkkit.session import build_spark_session
+
+    pipeline = load_pipeline(pipeline_file or default_pipeline())
+    archive_dir, out_dir = Path(archive).resolve(), Path(out).resolve()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError("--out", out_dir, "a directory (this is a file)")
+    since, until = parse_time("--from", start), parse_time("--to", end)
+    check_backfill(pipeline, archive_dir)
+    try:
+        spark = build_spark_session(f"sparkkit-backfill-{pipeline.name}", master)
+    except Exception as exc:
+        raise JobFailedError(f"backfill could not start Spark: {first_line(exc)}") from exc
+    try:
+        written = backfill(spark, pipeline, archive_dir, out_dir, since, until)
+    except SparkkitError:
+        raise
+    except Exception as exc:
+        raise JobFailedError(f"backfill failed: {first_line(exc)}") from exc
+    finally:
+        spark.stop()
+    for query, rows in written.items():
+        print(f"{query}: {rows} rows -> {out_dir / query}", file=report)
+    for query, streams in not_archived(pipeline).items():
+        print(
+            f"{query}: skipped, it reads {', '.join(streams)}, which keep no archive (archive = false)",
+            file=report,
+        )
     return written

@@ -125,24 +125,9 @@ def run_streams_main(argv: Sequence[str]) -> int:
 
 
 def _cmd_backfill(args: argparse.Namespace) -> int:
-    from sparkkit.backfill import backfill, check_backfill, not_archived, parse_time
-    from sparkkit.pipeline import load_pipeline
-    from sparkkit.processor import default_pipeline
-    from sparkkit.session import build_spark_session
+    from sparkkit.backfill import run_backfill
 
-    pipeline = load_pipeline(args.pipeline or default_pipeline())
-    archive, out = Path(args.archive).resolve(), Path(args.out).resolve()
-    start, end = parse_time("--from", args.start), parse_time("--to", args.end)
-    check_backfill(pipeline, archive)
-    spark = build_spark_session(f"sparkkit-backfill-{pipeline.name}", args.master)
-    try:
-        written = backfill(spark, pipeline, archive, out, start, end)
-    finally:
-        spark.stop()
-    for query, rows in written.items():
-        print(f"{query}: {rows} rows -> {out / query}")
-    for query, streams in not_archived(pipeline).items():
-        print(f"{query}: skipped, it reads {', '.join(streams)}, which keep no archive (archive = false)")
+    run_backfill(args.pipeline, args.archive, args.out, args.start, args.end, args.master)
     return 0
 
 
@@ -346,9 +331,15 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--archive", required=True, help="the archive directory (ROOT/<pipeline>/archive)")
     backfill.add_argument("--out", required=True, help="output directory: OUT/<query>/")
     backfill.add_argument(
-        "--from", dest="start", default=None, help="only records at or after this time (ISO-8601)"
+        "--from",
+        dest="start",
+        default=None,
+        help="only records at or after this event time (ISO-8601, UTC without a zone); "
+        "a window across the bound counts only the records inside",
     )
-    backfill.add_argument("--to", dest="end", default=None, help="only records before this time (ISO-8601)")
+    backfill.add_argument(
+        "--to", dest="end", default=None, help="only records before this event time (ISO-8601)"
+    )
     backfill.add_argument("--master", default=None, help="Spark master URL (default local[*])")
     backfill.set_defaults(func=_cmd_backfill)
 

@@ -36,7 +36,7 @@ from urllib.parse import quote
 import tomllib
 
 from sparkkit.addresses import parse_sink, parse_source
-from sparkkit.config import closest
+from sparkkit.config import closest, find_conf_dir
 from sparkkit.duration import ACCEPTED as DURATION_ACCEPTED
 from sparkkit.duration import Duration
 from sparkkit.errors import ConfigError, UnknownOptionError
@@ -46,7 +46,7 @@ from sparkkit.sources import Source, source_for
 #: Columns the archive adds to every stream's own; a stream's schema may not use these names.
 ARCHIVE_COLUMNS = ("origin", "arrival_time", "arrival_date")
 #: Names a query may not take: they are directories beside the queries' checkpoints.
-RESERVED_NAMES = ("archive", "dead_letters")
+RESERVED_NAMES = ("archive",)
 MODES = ("append", "update", "complete")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ROWS = re.compile(r"^\s*(\d{1,12})\s+rows?\s*$")
@@ -123,7 +123,12 @@ class Pipeline:
 
 def ddl_names(ddl: str) -> list[str]:
     """The top-level column names of a DDL schema such as ``a STRING, b STRUCT<x: INT, y: INT>``."""
-    names, depth, start = [], 0, 0
+    return [name for name, _ in ddl_columns(ddl)]
+
+
+def ddl_columns(ddl: str) -> list[tuple[str, str]]:
+    """(name, type) of each top-level column of a DDL schema; the type as written, upper case."""
+    columns, depth, start = [], 0, 0
     for i, char in enumerate(ddl + ","):
         if char in "<(":
             depth += 1
@@ -131,12 +136,14 @@ def ddl_names(ddl: str) -> list[str]:
             depth -= 1
         elif char == "," and depth == 0:
             item = ddl[start:i].strip()
-            if item.startswith("`"):
-                names.append(item[1 : item.index("`", 1)])
+            if item.startswith("`") and "`" in item[1:]:
+                end = item.index("`", 1)
+                columns.append((item[1:end], item[end + 1 :].strip().lstrip(":").strip().upper()))
             elif item:
-                names.append(item.split()[0].rstrip(":"))
+                name, _, kind = item.partition(" ")
+                columns.append((name.rstrip(":"), kind.strip().upper()))
             start = i + 1
-    return names
+    return columns
 
 
 def streams_in(sql: str, names: list[str]) -> tuple[str, ...]:
@@ -180,9 +187,8 @@ class _Table:
 
 def _name(kind: str, name: str, origin: str) -> str:
     if not _NAME.match(name):
-        raise ConfigError(
-            f"[{kind}.{name}]", name, "a name of letters, digits and _ (it becomes a SQL view)", origin
-        )
+        option = "[pipeline] name" if kind == "pipeline" else f"[{kind}.{name}]"
+        raise ConfigError(option, name, "a name of letters, digits and _ (it becomes a SQL view)", origin)
     if kind == "queries" and name in RESERVED_NAMES:
         raise ConfigError(
             f"[{kind}.{name}]", name, f"a name other than {' and '.join(RESERVED_NAMES)}", origin
@@ -216,7 +222,10 @@ def _source(table: _Table, name: str) -> tuple[Source, str | None]:
     if fmt == "text" and schema not in (None, "value STRING"):
         raise table.error("schema", schema, "none: a text stream has one column, value STRING")
     source = source_for(parse_source(address, f"[{table.title}] source"))
-    source.check()
+    try:
+        source.check()
+    except ConfigError as exc:  # the source names its option as the command line does
+        raise table.error("source", address, exc.accepted) from None
     return source, schema
 
 
@@ -263,6 +272,10 @@ def _stream(name: str, data: Any, origin: str) -> StreamSpec:
     if spec.event_time is not None and spec.event_time not in [*columns, "arrival_time"]:
         accepted = ", ".join([*columns, "arrival_time"])
         raise table.error("event_time", spec.event_time, f"one of the stream's columns: {accepted}")
+    kinds = dict(ddl_columns(schema or "")) if source.record_format != "text" else {}
+    kind = kinds.get(spec.event_time or "", "TIMESTAMP")
+    if spec.event_time is not None and not kind.startswith(("TIMESTAMP", "DATE")):
+        raise table.error("event_time", spec.event_time, f"a TIMESTAMP column ({spec.event_time} is {kind})")
     if spec.watermark is not None and spec.event_time is None:
         raise table.error(
             "watermark", str(spec.watermark), "set with event_time (a watermark is on event time)"
@@ -282,13 +295,49 @@ def _query(name: str, data: Any, origin: str, default_interval: Duration, stream
             " ".join(sql.split())[:80],
             f"a query that reads at least one of the streams: {', '.join(streams)}",
         )
-    output = sink_for(parse_sink(table.text("output", f"memory://{name}") or "", f"[{table.title}] output"))
-    output.check()
     mode = table.text("mode", "append")
     if mode not in MODES:
         raise table.error("mode", mode, " | ".join(MODES))
+    address = table.text("output", f"memory://{name}") or ""
+    if address.startswith("memory://") and mode == "complete" and "keep=" not in address:
+        address += ("&" if "?" in address else "?") + "keep=1"  # each batch is the whole answer
+    output = sink_for(parse_sink(address, f"[{table.title}] output"))
+    try:
+        output.check()
+    except ConfigError as exc:
+        raise table.error("output", address, exc.accepted) from None
     interval = table.duration("batch_interval") or default_interval
+    if interval.ms == 0:
+        raise table.error("batch_interval", str(interval), "a duration above 0")
     return QuerySpec(name, sql, output, mode or "append", interval, read)
+
+
+def _check_outputs(pipeline: Pipeline, origin: str) -> None:
+    """Two queries may not write one directory or memory table, nor a memory output take the view
+    of a stream's working storage (a file sink names its batches by query run, not by query)."""
+    taken = {
+        ("memory", s.name): f"stream {s.name}'s working storage"
+        for s in pipeline.streams.values()
+        if s.working
+    }
+    for spec in pipeline.queries.values():
+        address = spec.output.address
+        if address.scheme not in ("memory", "json", "parquet"):
+            continue
+        place = ("memory" if address.scheme == "memory" else "files", address.path)
+        if place in taken:
+            raise ConfigError(
+                f"[queries.{spec.name}] output",
+                address.raw,
+                f"a place of its own: {taken[place]} is there",
+                origin,
+            )
+        taken[place] = f"query {spec.name}'s output"
+
+
+def default_pipeline() -> Path:
+    """``conf/jobs/streams.toml``: three generator streams and the standing queries that show the model."""
+    return find_conf_dir() / "jobs" / "streams.toml"
 
 
 def load_pipeline(path: str | Path) -> Pipeline:
@@ -296,9 +345,10 @@ def load_pipeline(path: str | Path) -> Pipeline:
     path = Path(path)
     origin = str(path)
     try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError("--pipeline", path, "an existing pipeline file (TOML)") from None
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = "no such file" if isinstance(exc, FileNotFoundError) else str(exc)
+        raise ConfigError("--pipeline", path, f"a readable pipeline file (TOML): {reason}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("--pipeline", path, f"valid TOML: {exc}") from None
     for key in data:
@@ -323,4 +373,6 @@ def load_pipeline(path: str | Path) -> Pipeline:
         n: _query(_name("queries", n, origin), d, origin, interval, list(streams))
         for n, d in queries_data.data.items()
     }
-    return Pipeline(name, path.resolve(), interval, streams, queries)
+    pipeline = Pipeline(name, path.resolve(), interval, streams, queries)
+    _check_outputs(pipeline, origin)
+    return pipeline

@@ -21,30 +21,40 @@ Each of these has its own checkpoint ``ROOT/<pipeline>/<query>`` and manifest.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import sys
 import tempfile
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparkkit import __version__
-from sparkkit.checkpoint import CheckpointLayout, Manifest, differences, read_manifest, write_manifest
-from sparkkit.config import find_conf_dir
+from sparkkit.checkpoint import (
+    META_DIR,
+    CheckpointLayout,
+    Manifest,
+    differences,
+    read_manifest,
+    write_manifest,
+)
 from sparkkit.deadletters import DeadLetterWriter, dead_letter_sink, split_dead_letters
 from sparkkit.duration import Duration
 from sparkkit.errors import (
     CheckpointError,
     CheckpointMismatchError,
+    ConfigError,
     JobFailedError,
     QueryRefusedError,
+    SparkkitError,
 )
 from sparkkit.jobs.state import state_store_conf
 from sparkkit.origin import COLUMN as ORIGIN_COLUMN
 from sparkkit.origin import origin_column
 from sparkkit.output import BatchWriter, quoted
-from sparkkit.pipeline import Pipeline, QuerySpec, StreamSpec, load_pipeline
+from sparkkit.pipeline import Pipeline, QuerySpec, StreamSpec, default_pipeline, load_pipeline
 from sparkkit.progress import RunStats, reset_stats
 from sparkkit.session import build_spark_session
 from sparkkit.sinks import MemorySink
@@ -58,26 +68,37 @@ if TYPE_CHECKING:
 
 @dataclass
 class PreparedPipeline:
-    """A pipeline checked against its checkpoints, ready to start: no Spark object yet."""
+    """A pipeline checked against its checkpoints, ready to start: no Spark object yet.
+
+    ``manifests`` holds each query's manifest by checkpoint name; each has its own run id
+    (resumed from its checkpoint, new for a fresh one), which names its output files.
+    """
 
     pipeline: Pipeline
     root: Path
     archive: Path
-    run_id: str
     manifests: dict[str, Manifest] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
+        """The pipeline's name: ``ROOT/<name>/`` holds its state."""
         return self.pipeline.name
 
     def layout(self, query: str) -> CheckpointLayout:
+        """Where query ``query`` keeps its checkpoint: ``ROOT/<name>/<query>``."""
         return CheckpointLayout(self.root, self.pipeline.name, query)
 
+    def run_id(self, query: str) -> str:
+        """The run id of query ``query``."""
+        return self.manifests[query].run_id
+
     def run_key(self, query: str) -> str:
-        return f"{self.pipeline.name}/{query}/{self.run_id}"
+        """The key of query ``query``'s statistics."""
+        return f"{self.pipeline.name}/{query}/{self.run_id(query)}"
 
     @property
     def dead_letters(self) -> Path:
+        """``ROOT/<name>/dead-letters``: one directory per stream below it."""
         return self.root / self.pipeline.name / "dead-letters"
 
 
@@ -89,20 +110,26 @@ def _query_state(pipeline: Pipeline, spec: QuerySpec, archive: Path) -> dict[str
     return state
 
 
-def planned_manifests(pipeline: Pipeline, archive: Path, run_id: str) -> dict[str, Manifest]:
-    """What each of the pipeline's queries would write as its manifest, by checkpoint name."""
+def planned_manifests(pipeline: Pipeline, archive: Path) -> dict[str, Manifest]:
+    """What each of the pipeline's queries would write as its manifest, by checkpoint name.
+
+    The ingest query's state is shaped by its source and schema only (a changed watermark
+    concerns the readers of the archive, not the archive).
+    """
     import pyspark
 
     def manifest(state: dict[str, str]) -> Manifest:
+        run_id = uuid.uuid4().hex[:12]
         return Manifest(pipeline.name, "structured", state, __version__, pyspark.__version__, run_id=run_id)
 
     manifests = {}
     for stream in pipeline.streams.values():
         described = {f"streams.{stream.name}.{k}": v for k, v in stream.describe().items()}
+        read = {key: described[f"streams.{stream.name}.{key}"] for key in ("source", "schema")}
         if stream.archive:
-            manifests[f"{stream.name}.archive"] = manifest({**described, "archive": str(archive)})
+            manifests[f"{stream.name}.archive"] = manifest({**read, "archive": str(archive / stream.name)})
         if stream.source.dead_letters:
-            manifests[f"{stream.name}.dead-letters"] = manifest(described)
+            manifests[f"{stream.name}.dead-letters"] = manifest(read)
         if stream.working is not None:
             manifests[f"{stream.name}.working"] = manifest({**described, "archive": str(archive)})
     for spec in pipeline.queries.values():
@@ -110,30 +137,62 @@ def planned_manifests(pipeline: Pipeline, archive: Path, run_id: str) -> dict[st
     return manifests
 
 
+def _holds_spark_state(path: Path) -> bool:
+    """Does a query directory hold more than sparkkit's own metadata (Spark's offsets, commits)?"""
+    return path.is_dir() and any(p.name != META_DIR for p in path.iterdir())
+
+
+def _directory(option: str, path: Path) -> Path:
+    if path.exists() and not path.is_dir():
+        raise ConfigError(option, path, "a directory (this is a file)")
+    return path
+
+
 def prepare_pipeline(
     pipeline: Pipeline, checkpoint: str | Path, archive: str | Path | None = None
 ) -> PreparedPipeline:
     """Check every query's checkpoint against the pipeline; refuse (starting nothing) when one differs.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        From :func:`~sparkkit.pipeline.load_pipeline`.
+    checkpoint : path
+        The state root: ``ROOT/<pipeline>/<query>`` per query.
+    archive : path, optional
+        The archive directory (default ``ROOT/<pipeline>/archive``).
 
     Raises
     ------
     CheckpointMismatchError
         A query's checkpoint was written for another SQL, mode or stream definition; the message
         names each such query, what differs and its reset command.
+    CheckpointError
+        A query directory that sparkkit did not write, or a fresh ingest over an existing archive.
     """
-    root = Path(checkpoint).resolve()
-    archive_dir = Path(archive).resolve() if archive else root / pipeline.name / "archive"
-    prepared = PreparedPipeline(pipeline, root, archive_dir, uuid.uuid4().hex[:12])
-    planned = planned_manifests(pipeline, archive_dir, prepared.run_id)
-    refusals, run_ids = [], set()
-    for name, manifest in planned.items():
+    root = _directory("--checkpoint", Path(checkpoint).resolve())
+    archive_dir = _directory(
+        "--archive", Path(archive).resolve() if archive else root / pipeline.name / "archive"
+    )
+    prepared = PreparedPipeline(pipeline, root, archive_dir)
+    refusals = []
+    for name, manifest in planned_manifests(pipeline, archive_dir).items():
         layout = prepared.layout(name)
         old = read_manifest(layout)
         if old is None:
-            if layout.path.is_dir() and any(layout.path.iterdir()):
+            if _holds_spark_state(layout.path):
                 raise CheckpointError(
-                    f"{layout.path} is not empty and has no sparkkit manifest; refusing to reuse it"
+                    f"{layout.path} is not empty and has no sparkkit manifest; refusing to reuse it. "
+                    f"Remove it: sparkkit checkpoint reset --force {layout.path}"
                 )
+            log = archive_dir / name.removesuffix(".archive") / "_spark_metadata"
+            if name.endswith(".archive") and log.is_dir() and any(log.iterdir()):
+                raise CheckpointError(
+                    f"{log.parent} holds an archive that another ingest checkpoint wrote; a fresh ingest "
+                    "would skip as many new batches as it holds (Spark's file sink log counts them). "
+                    "Move that archive away, or choose another --archive"
+                )
+            prepared.manifests[name] = manifest
             continue
         diffs = differences(old, manifest)
         if diffs:
@@ -142,16 +201,28 @@ def prepare_pipeline(
                 f"  {key}: checkpoint has {before!r}, the pipeline has {after!r}"
                 for key, before, after in diffs
             ]
-            lines.append(f"  to start it afresh: sparkkit checkpoint reset {layout.path}")
+            reset = f"sparkkit checkpoint reset {layout.path}"
+            if name.endswith(".archive"):
+                reset += f" and move its archive {archive_dir / name.removesuffix('.archive')} away"
+            lines.append(f"  to start it afresh: {reset}")
             refusals.append("\n".join(lines))
-        if old.run_id:
-            run_ids.add((old.created, old.run_id))
+        prepared.manifests[name] = replace(
+            manifest, run_id=old.run_id or manifest.run_id, created=old.created
+        )
     if refusals:
         raise CheckpointMismatchError("\n".join(refusals) + "\nnothing was started")
-    if run_ids:  # resume: the oldest query's run id keeps output file names stable across restarts
-        prepared.run_id = min(run_ids)[1]
-    prepared.manifests = planned_manifests(pipeline, archive_dir, prepared.run_id)
     return prepared
+
+
+@contextlib.contextmanager
+def _refused(what: str) -> Iterator[None]:
+    """Turn Spark's refusal of a stream or query being planned into one line naming it (exit 2)."""
+    try:
+        yield
+    except SparkkitError:
+        raise
+    except Exception as exc:
+        raise QueryRefusedError(f"{what}: {first_line(exc)}") from None
 
 
 class _ShowBatch:
@@ -237,7 +308,7 @@ class Processor(Supervised):
     def _archive_path(self, stream: str) -> str:
         return str(self.prepared.archive / stream)
 
-    def _archived(self, stream: StreamSpec) -> DataFrame:
+    def _ingest_frame(self, stream: StreamSpec) -> DataFrame:
         """The records as the ingest query archives them (built once per stream)."""
         if stream.name not in self._ingest:
             records, _ = split_dead_letters(self._source_frame(stream, f"{stream.name}.archive"))
@@ -247,7 +318,7 @@ class Processor(Supervised):
     def stream_frame(self, stream: StreamSpec, reader: str) -> DataFrame:
         """What SQL sees of ``stream`` in the query ``reader``: the archive, or the source itself."""
         if stream.archive:
-            schema = self._archived(stream).schema
+            schema = self._ingest_frame(stream).schema
             path = Path(self._archive_path(stream.name))
             path.mkdir(parents=True, exist_ok=True)  # the file source needs it before the first batch
             df = self.spark.readStream.schema(schema).parquet(str(path))
@@ -276,7 +347,7 @@ class Processor(Supervised):
         queries: list[Query] = []
         if stream.archive:
             writer = (
-                self._archived(stream)
+                self._ingest_frame(stream)
                 .writeStream.format("parquet")
                 .partitionBy("arrival_date")
                 .option("path", self._archive_path(stream.name))
@@ -287,7 +358,7 @@ class Processor(Supervised):
             _, letters = split_dead_letters(self._source_frame(stream, name))
             assert letters is not None
             sink = dead_letter_sink(self.prepared.dead_letters / stream.name)
-            dead = DeadLetterWriter(sink, self.prepared.run_key(name), self.prepared.run_id)
+            dead = DeadLetterWriter(sink, self.prepared.run_key(name), self.prepared.run_id(name))
             named = letters.select(F.lit(stream.name).alias("stream"), "*")
             queries.append(
                 self._structured(
@@ -312,14 +383,13 @@ class Processor(Supervised):
     def plan_query(self, spec: QuerySpec) -> DataFrame:
         """The standing query's streaming DataFrame; :class:`QueryRefusedError` if Spark refuses it."""
         for name in spec.streams:
-            self.stream_frame(self.pipeline.streams[name], spec.name).createOrReplaceTempView(name)
-        try:
+            with _refused(f"stream {name}"):
+                self.stream_frame(self.pipeline.streams[name], spec.name).createOrReplaceTempView(name)
+        with _refused(f"query {spec.name}"):
             df = self.spark.sql(spec.sql)
-        except Exception as exc:
-            raise QueryRefusedError(f"query {spec.name}: {first_line(exc)}") from None
-        if not df.isStreaming:
-            raise QueryRefusedError(f"query {spec.name}: it reads no stream")
-        check_output_mode(self.spark, df, spec)
+            if not df.isStreaming:
+                raise QueryRefusedError(f"query {spec.name}: it reads no stream")
+            check_output_mode(self.spark, df, spec)
         return df
 
     def _standing_query(self, spec: QuerySpec, df: DataFrame) -> Query:
@@ -328,7 +398,7 @@ class Processor(Supervised):
             spec.output,
             df.schema,
             run_key,
-            self.prepared.run_id,
+            self.prepared.run_id(spec.name),
             self.prepared.layout(spec.name),
             with_batch_time=False,
         )
@@ -345,7 +415,8 @@ class Processor(Supervised):
         planned = {spec.name: self.plan_query(spec) for spec in self.pipeline.queries.values()}
         queries: list[Query] = []
         for stream in self.pipeline.streams.values():
-            queries += self._ingest_queries(stream)
+            with _refused(f"stream {stream.name}"):
+                queries += self._ingest_queries(stream)
         queries += [self._standing_query(self.pipeline.queries[name], df) for name, df in planned.items()]
         return queries
 
@@ -383,7 +454,7 @@ class Processor(Supervised):
         """One line per standing query: where it writes and with which guarantee."""
         lines = []
         for spec in self.pipeline.queries.values():
-            view = f" (global_temp.{spec.name})" if isinstance(spec.output, MemorySink) else ""
+            view = f" (global_temp.{spec.output.address.path})" if isinstance(spec.output, MemorySink) else ""
             where = f"{spec.output.address.location}{view}"
             lines.append(f"{spec.name} -> {where}: {spec.mode} mode, {spec.output.delivery.value}")
         return lines
@@ -422,7 +493,8 @@ def print_summary(processor: Processor, out: Any = sys.stdout, rows: int = 20) -
             for row in table[-rows:]:
                 print("   " + "  ".join(f"{k}={_short(v)}" for k, v in row.items()), file=out)
             if len(table) > rows:
-                print(f"   ... {len(table)} rows in global_temp.{spec.name}; the last {rows} shown", file=out)
+                view = spec.output.address.path
+                print(f"   ... {len(table)} rows in global_temp.{view}; the last {rows} shown", file=out)
         if stats.dropped_late:
             print(f"   {stats.dropped_late} records dropped as later than the watermark", file=out)
     for stream, count in processor.archived().items():
@@ -430,11 +502,6 @@ def print_summary(processor: Processor, out: Any = sys.stdout, rows: int = 20) -
         extra = f", {dead} dead letters" if dead else ""
         archive = processor.prepared.archive / stream
         print(f"== stream {stream}: {count} records archived in {archive}{extra}", file=out)
-
-
-def default_pipeline() -> Path:
-    """``conf/jobs/streams.toml``: three generator streams and the standing queries that show the model."""
-    return find_conf_dir() / "jobs" / "streams.toml"
 
 
 def run_pipeline(

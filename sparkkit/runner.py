@@ -215,8 +215,14 @@ class Run(Supervised):
         p = self.prepared
         if p.layout is not None and p.manifest is not None:
             write_manifest(p.layout, p.manifest)
-        p.sink.open()
-        self.supervisor = Supervisor(self.spark, self.queries(), self._cleanup)
+        try:
+            p.sink.open()
+            queries = self.queries()
+        except SparkkitError:
+            raise
+        except Exception as exc:
+            raise JobFailedError(f"{p.job.name} could not start: {first_line(exc)}") from exc
+        self.supervisor = Supervisor(self.spark, queries, self._cleanup)
         self.supervisor.start()
         return self
 

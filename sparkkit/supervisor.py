@@ -11,8 +11,9 @@ stopping are written once:
 - ``wait`` ends on a duration, SIGTERM, Ctrl-C, a failure, or when every query has ended by
   itself (end of input), and always stops everything.
 
-Blocking py4j calls run on the watcher threads, never on the main thread: a signal landing inside
-one would break the gateway ("Answer from Java side is empty").
+The blocking waits run on watcher threads and the stop at the end of ``wait`` on a thread of its
+own, never on the main thread: a signal landing inside a py4j call breaks the gateway ("Answer
+from Java side is empty"), and a second Ctrl-C must not cut a stop short.
 """
 
 from __future__ import annotations
@@ -202,7 +203,7 @@ class Supervisor:
         self.failure: JobFailedError | None = None
         self._ended = threading.Event()
         self._stopping = threading.Event()
-        self._stop_lock = threading.Lock()
+        self._stop_lock = threading.RLock()
         self._running = 0
         self._count_lock = threading.Lock()
         self._listener: StructuredProgress | None = None
@@ -230,29 +231,40 @@ class Supervisor:
         if any(isinstance(q, StructuredQuery) for q in self.queries):
             self._listener = StructuredProgress(self._run_key_of)
             self.spark.streams.addListener(self._listener)
-        for query in self.queries:
-            try:
-                query.start()
-            except Exception as exc:
-                self.failure = JobFailedError(f"{query.name} could not start: {first_line(exc)}")
-                self.failure.__cause__ = exc
-                self.stop(graceful=False)
-                raise self.failure from exc
-            self.started.append(query)
-            with self._count_lock:
-                self._running += 1
-            threading.Thread(
-                target=self._watch, args=(query,), name=f"sparkkit-watch-{query.name}", daemon=True
-            ).start()
+        with self._stop_lock:  # a watcher that sees a failure stops everything after the starts
+            for query in self.queries:
+                if self._stopping.is_set():
+                    break
+                try:
+                    query.start()
+                except Exception as exc:
+                    self._fail(JobFailedError(f"{query.name} could not start: {first_line(exc)}"), exc)
+                    self.stop(graceful=False)
+                    raise self.failure from exc  # type: ignore[misc]
+                self.started.append(query)
+                with self._count_lock:
+                    self._running += 1
+                threading.Thread(
+                    target=self._watch, args=(query,), name=f"sparkkit-watch-{query.name}", daemon=True
+                ).start()
+        self.check()
         return self
+
+    def _fail(self, failure: JobFailedError, cause: BaseException) -> bool:
+        """Note the first failure; False if one was noted already."""
+        with self._count_lock:
+            if self.failure is not None:
+                return False
+            failure.__cause__ = cause
+            self.failure = failure
+            return True
 
     def _watch(self, query: Query) -> None:
         try:
             query.await_end()
         except BaseException as exc:
-            if not self._stopping.is_set() and self.failure is None:
-                self.failure = JobFailedError(f"{query.name} failed: {first_line(exc)}")
-                self.failure.__cause__ = exc
+            failure = JobFailedError(f"{query.name} failed: {first_line(exc)}")
+            if not self._stopping.is_set() and self._fail(failure, exc):
                 self._ended.set()
                 self.stop(graceful=False)  # one failing stops the rest
         finally:
@@ -301,7 +313,13 @@ class Supervisor:
         except KeyboardInterrupt:
             pass
         finally:
-            self.stop()
+            # the stop runs its py4j calls on a thread of its own: a second Ctrl-C must not leave
+            # it half done (queries running, listener registered)
+            stopper = threading.Thread(target=self.stop, name="sparkkit-stop")
+            stopper.start()
+            while stopper.is_alive():
+                with contextlib.suppress(KeyboardInterrupt):
+                    stopper.join(0.2)
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
         self.check()
@@ -321,9 +339,9 @@ class Supervisor:
                     pending.remove(query)
                 if pending:
                     time.sleep(0.05)
-            for query in pending:
+            for query in pending:  # still busy after the grace period: interrupted
                 with contextlib.suppress(Exception):
-                    query.stop(graceful)
+                    query.stop(False)
             if self._listener is not None:
                 with contextlib.suppress(Exception):  # the session may be gone already
                     self.spark.streams.removeListener(self._listener)

@@ -56,6 +56,7 @@ class WorkingStorage:
         return min(total, self.max_rows) if self.max_rows is not None else total
 
     def __call__(self, df: DataFrame, batch_id: int) -> None:
+        """``foreachBatch``: keep the batch, publish the view, then release what fell out."""
         from pyspark.sql import functions as F
 
         frame = df.persist()
@@ -64,8 +65,10 @@ class WorkingStorage:
             self._kept.append(_Kept(batch_id, frame, int(count), newest))
         else:
             frame.unpersist()
-        self._evict()
-        self._publish(df)
+        dropped = self._evict()
+        self._publish(df)  # the view stops naming the dropped batches before they are released
+        for kept in dropped:
+            kept.frame.unpersist()
 
     def _cutoff(self) -> datetime | None:
         newest = [k.newest for k in self._kept if k.newest is not None]
@@ -73,18 +76,18 @@ class WorkingStorage:
             return None
         return max(newest) - timedelta(milliseconds=self.span_ms)
 
-    def _evict(self) -> None:
+    def _evict(self) -> list[_Kept]:
+        """Take out every batch outside the bound (on time: wherever it stands; on rows: the oldest)."""
         cutoff = self._cutoff()
-        while self._kept:
-            oldest = self._kept[0]
-            if cutoff is not None:
-                drop = oldest.newest is None or oldest.newest < cutoff
-            else:
-                assert self.max_rows is not None
-                drop = sum(k.rows for k in self._kept) - oldest.rows >= self.max_rows
-            if not drop:
-                break
-            self._kept.popleft().frame.unpersist()
+        if cutoff is not None:
+            dropped = [k for k in self._kept if k.newest is None or k.newest < cutoff]
+            self._kept = deque(k for k in self._kept if k not in dropped)
+            return dropped
+        assert self.max_rows is not None
+        dropped = []
+        while self._kept and sum(k.rows for k in self._kept) - self._kept[0].rows >= self.max_rows:
+            dropped.append(self._kept.popleft())
+        return dropped
 
     def _publish(self, df: DataFrame) -> None:
         from pyspark.sql import functions as F

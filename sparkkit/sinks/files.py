@@ -43,7 +43,7 @@ class FileSink(Sink):
         directory = self.directory
         directory.mkdir(parents=True, exist_ok=True)
         staging = directory / f"_staging-{batch.key}-{uuid.uuid4().hex[:8]}"
-        writer = df.coalesce(1).write.mode("overwrite")
+        writer = df.coalesce(1).write.mode("overwrite").option("maxRecordsPerFile", 0)  # one file
         if self.address.scheme == "json":
             writer.json(str(staging), timestampFormat=JSON_TIMESTAMP_FORMAT)
         else:

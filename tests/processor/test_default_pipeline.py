@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sparkkit.processor import default_pipeline
+from sparkkit.pipeline import default_pipeline
 from sparkkit.testing import StreamHarness
 
 BASE = datetime(2026, 1, 1, tzinfo=timezone.utc)

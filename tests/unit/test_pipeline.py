@@ -100,6 +100,26 @@ def test_mistakes_are_refused_naming_the_key(
     assert refused.value.exit_code == 2
 
 
+def test_two_queries_may_not_share_an_output(tmp_path: Path) -> None:
+    text = GOOD + '\n[queries.again]\nsql = "SELECT user FROM clicks"\noutput = "memory://page_views"\n'
+    with pytest.raises(ConfigError, match=r"\[queries.again\] output=memory://page_views .*query page_views"):
+        load_pipeline(write(tmp_path, text))
+    text = GOOD + '\n[queries.again]\nsql = "SELECT user FROM clicks"\noutput = "memory://lines"\n'
+    with pytest.raises(ConfigError, match="stream lines's working storage"):
+        load_pipeline(write(tmp_path, text))
+
+
+def test_event_time_must_be_a_timestamp(tmp_path: Path) -> None:
+    text = GOOD.replace("ts TIMESTAMP", "ts STRING")
+    with pytest.raises(ConfigError, match=r"a TIMESTAMP column \(ts is STRING\)"):
+        load_pipeline(write(tmp_path, text))
+
+
+def test_a_complete_memory_output_keeps_one_batch(tmp_path: Path) -> None:
+    pipeline = load_pipeline(write(tmp_path, GOOD.replace('mode = "update"', 'mode = "complete"')))
+    assert pipeline.queries["page_views"].output.address.raw == "memory://page_views?keep=1"
+
+
 def test_unknown_keys_suggest_the_closest(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"\[streams.clicks\] watermrk .*did you mean watermark"):
         load_pipeline(write(tmp_path, GOOD.replace("watermark =", "watermrk =")))
@@ -148,7 +168,7 @@ def test_run_streams_refuses_a_bad_pipeline_before_spark(
 
 
 def test_the_default_pipeline_is_valid() -> None:
-    from sparkkit.processor import default_pipeline
+    from sparkkit.pipeline import default_pipeline
 
     pipeline = load_pipeline(default_pipeline())
     assert set(pipeline.streams) == {"views", "clicks", "payments"}
