@@ -40,7 +40,8 @@ from sparkkit.checkpoint import (
     read_manifest,
     write_manifest,
 )
-from sparkkit.deadletters import DeadLetterWriter, dead_letter_sink, split_dead_letters
+from sparkkit.deadletter_writer import DeadLetterWriter, dead_letter_sink
+from sparkkit.deadletters import split_dead_letters
 from sparkkit.duration import Duration
 from sparkkit.errors import (
     CheckpointError,

@@ -18,15 +18,9 @@ from typing import TYPE_CHECKING, Any
 from sparkkit import __version__
 from sparkkit.checkpoint import CheckpointLayout, Manifest, check_restart, write_manifest
 from sparkkit.config import JobConfig
+from sparkkit.deadletter_writer import DeadLetterWriter, dead_letter_sink, default_location
 from sparkkit.deadletters import COLUMN as DEAD_LETTER_COLUMN
-from sparkkit.deadletters import (
-    DeadLetterWriter,
-    dead_letter_sink,
-    default_location,
-    is_dead_letter,
-    is_record,
-    split_dead_letters,
-)
+from sparkkit.deadletters import is_dead_letter, is_record, split_dead_letters
 from sparkkit.errors import ConfigError, JobFailedError, SparkkitError
 from sparkkit.jobs import Job, get_job
 from sparkkit.output import BatchWriter

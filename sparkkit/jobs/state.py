@@ -12,11 +12,19 @@ STATE_STORE_PROVIDERS = {
 }
 
 
+#: The RocksDB state stores' shared memory budget (Spark's default is 500).
+ROCKSDB_MEMORY_MB = 256
+
+
 def state_store_conf(store: str) -> dict[str, str]:
     """Spark's RocksDB provider with changelog checkpointing, or the HDFS-backed one."""
     conf = {"spark.sql.streaming.stateStore.providerClass": STATE_STORE_PROVIDERS[store]}
     if store == "rocksdb":
         conf["spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled"] = "true"
+        # one memory budget for every RocksDB instance of the process (block cache and memtables),
+        # instead of memory that grows with the number of state store partitions
+        conf["spark.sql.streaming.stateStore.rocksdb.boundedMemoryUsage"] = "true"
+        conf["spark.sql.streaming.stateStore.rocksdb.maxMemoryUsageMB"] = str(ROCKSDB_MEMORY_MB)
     return conf
 
 

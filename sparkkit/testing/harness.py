@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sparkkit.config import JobConfig, load_config
-from sparkkit.deadletters import read_dead_letters
+from sparkkit.deadletter_writer import read_dead_letters
 from sparkkit.duration import Duration
 from sparkkit.errors import HarnessTimeoutError
 from sparkkit.jobs import get_job

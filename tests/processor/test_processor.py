@@ -20,7 +20,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from sparkkit.backfill import backfill
-from sparkkit.deadletters import NOT_JSON, read_dead_letters
+from sparkkit.deadletter_writer import read_dead_letters
+from sparkkit.deadletters import NOT_JSON
 from sparkkit.errors import CheckpointMismatchError, QueryRefusedError
 from sparkkit.pipeline import load_pipeline
 from sparkkit.processor import Processor, prepare_pipeline
