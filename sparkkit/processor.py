@@ -505,6 +505,11 @@ def print_summary(processor: Processor, out: Any = sys.stdout, rows: int = 20) -
         print(f"== stream {stream}: {count} records archived in {archive}{extra}", file=out)
 
 
+#: A long-running driver: its heap committed at its full size from the start (a heap that grows
+#: for minutes looks like a leak in every memory graph, and resizing costs pauses).
+PROCESSOR_CONF = {"spark.driver.defaultJavaOptions": "-Xms1g"}  # extraJavaOptions stay the user's
+
+
 def run_pipeline(
     pipeline_file: str | Path | None,
     checkpoint: str | Path | None,
@@ -522,7 +527,9 @@ def run_pipeline(
         print(f"[sparkkit] state and archive in {checkpoint} (pass --checkpoint ROOT to choose)", file=out)
     prepared = prepare_pipeline(pipeline, checkpoint, archive)
     try:
-        spark = build_spark_session(f"sparkkit-{pipeline.name}", master, state_store_conf("rocksdb"))
+        spark = build_spark_session(
+            f"sparkkit-{pipeline.name}", master, {**PROCESSOR_CONF, **state_store_conf("rocksdb")}
+        )
     except Exception as exc:
         raise JobFailedError(f"pipeline {pipeline.name} could not start Spark: {first_line(exc)}") from exc
     try:

@@ -205,6 +205,7 @@ class Supervisor:
         self._stopping = threading.Event()
         self._stop_lock = threading.RLock()
         self._running = 0
+        self._all_started = False
         self._count_lock = threading.Lock()
         self._listener: StructuredProgress | None = None
 
@@ -247,6 +248,10 @@ class Supervisor:
                 threading.Thread(
                     target=self._watch, args=(query,), name=f"sparkkit-watch-{query.name}", daemon=True
                 ).start()
+            with self._count_lock:
+                self._all_started = True
+                if self._running == 0:  # every query ended already (end of input)
+                    self._ended.set()
         self.check()
         return self
 
@@ -270,7 +275,7 @@ class Supervisor:
         finally:
             with self._count_lock:
                 self._running -= 1
-                if self._running == 0:
+                if self._running == 0 and self._all_started:
                     self._ended.set()
 
     def check(self) -> None:
