@@ -237,15 +237,19 @@ def test_a_changed_query_is_refused_and_an_added_one_starts_fresh(
 sql = "SELECT page, count(*) AS n FROM clicks GROUP BY page"
 mode = "complete"
 """
+
+    def drain(queries: str) -> Processor:
+        """Run the pipeline with ``queries`` over what is in the directories, then stop."""
+        pipeline = load_pipeline(pipeline_file(tmp_path, queries))
+        processor = Processor(prepare_pipeline(pipeline, tmp_path / "ck"), spark).start()
+        try:
+            processor.process_all_available()
+        finally:
+            processor.stop()
+        return processor
+
     drop(tmp_path / "clicks", "r1.json", [json.dumps(c) for c in ROUND1_CLICKS])
-    processor = Processor(
-        prepare_pipeline(load_pipeline(pipeline_file(tmp_path, count)), tmp_path / "ck"), spark
-    )
-    processor.start()
-    try:
-        processor.process_all_available()
-    finally:
-        processor.stop()
+    drain(count)
     first = {r["page"]: r["n"] for r in memory_table("per_page").rows()}
     assert first == Counter(c["page"] for c in ROUND1_CLICKS)
 
@@ -266,14 +270,7 @@ mode = "complete"
 """
     )
     drop(tmp_path / "clicks", "r2.json", [json.dumps(c) for c in ROUND2_CLICKS])
-    processor = Processor(
-        prepare_pipeline(load_pipeline(pipeline_file(tmp_path, added)), tmp_path / "ck"), spark
-    )
-    processor.start()
-    try:
-        processor.process_all_available()
-    finally:
-        processor.stop()
+    processor = drain(added)
     everything = ROUND1_CLICKS + ROUND2_CLICKS
     # the resumed query went on from its state; the added one read the whole archive
     assert {r["page"]: r["n"] for r in memory_table("per_page").rows()} == Counter(

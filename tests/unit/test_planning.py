@@ -78,3 +78,20 @@ def test_generator_origin_unreadable_is_a_checkpoint_error(tmp_path: Path) -> No
     plan = _GeneratorPlan("g", 1, 1, 0, None, 1000, str(tmp_path / "o.json"))
     with pytest.raises(CheckpointError, match="unreadable"):
         plan._origin(5000)
+
+
+def test_a_batch_time_before_the_last_plan_is_replanned_empty(tmp_path: Path) -> None:
+    """After a restart, Spark recomputes an old window's batches; one that read no file before
+    the crash (empty plans are not logged) must not take the files that came since."""
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    (inbox / "a.txt").write_text("a\n")
+    planner = DirectoryPlanner(str(inbox), str(tmp_path / "plans.jsonl"))
+    assert planner.files_for(1000) == [str(inbox / "a.txt")]
+    assert planner.files_for(2000) == []
+    (inbox / "b.txt").write_text("b\n")
+    assert planner.files_for(3000) == [str(inbox / "b.txt")]
+    (inbox / "c.txt").write_text("c\n")
+    restarted = DirectoryPlanner(str(inbox), str(tmp_path / "plans.jsonl"))
+    assert restarted.files_for(2000) == []
+    assert restarted.files_for(4000) == [str(inbox / "c.txt")]
