@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -241,6 +242,14 @@ def mib(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
 
+def per_query_sentence(
+    results: dict[str, Any], key: str, shown: Callable[[dict[str, Any]], str], opening: str
+) -> list[str]:
+    """A paragraph naming each query that has ``key`` with ``shown(query)``; nothing when none has."""
+    parts = [f"{name} {shown(q)}" for name, q in results.get("queries", {}).items() if key in q]
+    return ["", opening + ", ".join(parts) + "."] if parts else []
+
+
 def memory_section(results: dict[str, Any]) -> list[str]:
     n, archive = results["minutes"], results["archive"]
     load = [s["load1"] for s in results["samples"] if "load1" in s]
@@ -357,31 +366,19 @@ def memory_section(results: dict[str, Any]) -> list[str]:
         )
         + f"{results['error_lines']} error lines in its output.",
     ]
-    medians = [
-        f"{name} {q['median_batch_s']:.1f} s (trigger {q['trigger']})"
-        for name, q in results.get("queries", {}).items()
-        if "median_batch_s" in q
-    ]
-    if medians:
-        lines += [
-            "",
-            "Median batch time of each standing query, from the driver's summary: "
-            + ", ".join(medians)
-            + ".",
-        ]
-    behind = [
-        f"{name} {q['behind_at_stop_request_s'] + 0:.0f} s"
-        for name, q in results.get("queries", {}).items()
-        if "behind_at_stop_request_s" in q
-    ]
-    if behind:
-        lines += [
-            "",
-            "Newest event time in each query's final answer, against the moment the stop was due "
-            "(positive: that much older; negative: batches run while stopping went past it): "
-            + ", ".join(behind)
-            + ".",
-        ]
+    lines += per_query_sentence(
+        results,
+        "median_batch_s",
+        lambda q: f"{q['median_batch_s']:.1f} s (trigger {q['trigger']})",
+        "Median batch time of each standing query, from the driver's summary: ",
+    )
+    lines += per_query_sentence(
+        results,
+        "behind_at_stop_request_s",
+        lambda q: f"{q['behind_at_stop_request_s'] + 0:.0f} s",
+        "Newest event time in each query's final answer, against the moment the stop was due "
+        "(positive: that much older; negative: batches run while stopping went past it): ",
+    )
     errors = results.get("errors", [])
     if errors:
         lines += ["", "First error lines of the driver's output:", ""]

@@ -241,7 +241,12 @@ class _ShowBatch:
             if rows:
                 print(f"[{self.name}] batch {batch_id}: {len(rows)} rows", flush=True)
                 for row in rows[: self.show]:
-                    print("   " + "  ".join(f"{k}={_short(v)}" for k, v in row.items()), flush=True)
+                    print(_row_line(row), flush=True)
+
+
+def _row_line(row: dict[str, Any]) -> str:
+    """One output row as the run prints it: ``   name=value  name=value``."""
+    return "   " + "  ".join(f"{k}={_short(v)}" for k, v in row.items())
 
 
 def _short(value: Any) -> str:
@@ -492,7 +497,7 @@ def print_summary(processor: Processor, out: Any = sys.stdout, rows: int = 20) -
         if isinstance(spec.output, MemorySink):
             table = spec.output.table.rows()
             for row in table[-rows:]:
-                print("   " + "  ".join(f"{k}={_short(v)}" for k, v in row.items()), file=out)
+                print(_row_line(row), file=out)
             if len(table) > rows:
                 view = spec.output.address.path
                 print(f"   ... {len(table)} rows in global_temp.{view}; the last {rows} shown", file=out)

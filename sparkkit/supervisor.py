@@ -132,27 +132,17 @@ class StructuredQuery(Query):
         return query is not None and query.isActive and bool(query.status["isTriggerActive"])
 
     def stop(self, graceful: bool) -> None:
-        query = self.query
-        if query is None:
-            return
-        if graceful:
-            _wait_between_batches(query)
-        query.stop()
+        """Stop now; the supervisor's graceful stop calls this only between batches (see ``busy``).
+
+        A batch interrupted all the same loses nothing: its id is not committed and it re-runs on
+        restart. (``processAllAvailable`` cannot serve: a rate source always has more data.)
+        """
+        if self.query is not None:
+            self.query.stop()
 
 
 #: How long a graceful stop lets running batches finish before it interrupts them.
 GRACE_SECONDS = 60.0
-
-
-def _wait_between_batches(query: StreamingQuery, timeout: float = GRACE_SECONDS) -> None:
-    """Let a running micro-batch finish, so stop() lands between batches and interrupts nothing.
-
-    (``processAllAvailable`` is no use here: a rate source always has more data.) A batch
-    interrupted all the same loses nothing: its id is not committed and it re-runs on restart.
-    """
-    deadline = time.monotonic() + timeout
-    while query.isActive and query.status["isTriggerActive"] and time.monotonic() < deadline:
-        time.sleep(0.05)
 
 
 class DStreamQuery(Query):
