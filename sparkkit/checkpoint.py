@@ -11,8 +11,8 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -129,20 +129,41 @@ def differences(old: Manifest, new: Manifest) -> list[tuple[str, str, str]]:
     return diffs
 
 
-def check_restart(layout: CheckpointLayout, new: Manifest) -> Manifest | None:
+def holds_spark_state(path: Path) -> bool:
+    """Does a query directory hold more than sparkkit's own metadata (Spark's offsets, commits)?
+
+    Metadata alone (a source's origin logged while a run was being planned) holds no state to
+    corrupt: such a directory counts as fresh.
+    """
+    return path.is_dir() and any(p.name != META_DIR for p in path.iterdir())
+
+
+def resumed(new: Manifest, old: Manifest) -> Manifest:
+    """``new`` as the continuation of ``old``: its run id (which names output files) and creation."""
+    return replace(new, run_id=old.run_id or new.run_id, created=old.created)
+
+
+def as_flag(name: str) -> str:
+    """A state-shaping option as the command line spells it: ``--batch-interval``."""
+    return "--" + name.replace("_", "-")
+
+
+def check_restart(
+    layout: CheckpointLayout, new: Manifest, spell: Callable[[str], str] = as_flag
+) -> Manifest | None:
     """Refuse a restart that would corrupt state; return the manifest being resumed, if any.
 
     Raises
     ------
     CheckpointMismatchError
         The checkpoint was written with other state-shaping options; the message names each
-        option and the command that resets the checkpoint.
+        option (as ``spell`` writes it) and the command that resets the checkpoint.
     CheckpointError
         The directory holds files but no sparkkit manifest.
     """
     old = read_manifest(layout)
     if old is None:
-        if layout.path.is_dir() and any(layout.path.iterdir()):
+        if holds_spark_state(layout.path):
             raise CheckpointError(
                 f"{layout.path} is not empty and has no sparkkit manifest; refusing to reuse it. "
                 f"Choose another --checkpoint or remove it: sparkkit checkpoint reset --force {layout.path}"
@@ -155,7 +176,7 @@ def check_restart(layout: CheckpointLayout, new: Manifest) -> Manifest | None:
             "restarting on it would ignore or corrupt its state:"
         ]
         lines += [
-            f"  {'--' + name.replace('_', '-')}: checkpoint has {before!r}, this run has {after!r}"
+            f"  {spell(name)}: checkpoint has {before!r}, this run has {after!r}"
             for name, before, after in diffs
         ]
         lines.append(

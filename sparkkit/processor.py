@@ -27,19 +27,12 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparkkit import __version__
-from sparkkit.checkpoint import (
-    META_DIR,
-    CheckpointLayout,
-    Manifest,
-    differences,
-    read_manifest,
-    write_manifest,
-)
+from sparkkit.checkpoint import CheckpointLayout, Manifest, check_restart, resumed, write_manifest
 from sparkkit.deadletter_writer import DeadLetterWriter, dead_letter_sink
 from sparkkit.deadletters import split_dead_letters
 from sparkkit.duration import Duration
@@ -138,11 +131,6 @@ def planned_manifests(pipeline: Pipeline, archive: Path) -> dict[str, Manifest]:
     return manifests
 
 
-def _holds_spark_state(path: Path) -> bool:
-    """Does a query directory hold more than sparkkit's own metadata (Spark's offsets, commits)?"""
-    return path.is_dir() and any(p.name != META_DIR for p in path.iterdir())
-
-
 def _directory(option: str, path: Path) -> Path:
     if path.exists() and not path.is_dir():
         raise ConfigError(option, path, "a directory (this is a file)")
@@ -179,37 +167,22 @@ def prepare_pipeline(
     refusals = []
     for name, manifest in planned_manifests(pipeline, archive_dir).items():
         layout = prepared.layout(name)
-        old = read_manifest(layout)
-        if old is None:
-            if _holds_spark_state(layout.path):
-                raise CheckpointError(
-                    f"{layout.path} is not empty and has no sparkkit manifest; refusing to reuse it. "
-                    f"Remove it: sparkkit checkpoint reset --force {layout.path}"
-                )
-            log = archive_dir / name.removesuffix(".archive") / "_spark_metadata"
-            if name.endswith(".archive") and log.is_dir() and any(log.iterdir()):
-                raise CheckpointError(
-                    f"{log.parent} holds an archive that another ingest checkpoint wrote; a fresh ingest "
-                    "would skip as many new batches as it holds (Spark's file sink log counts them). "
-                    "Move that archive away, or choose another --archive"
-                )
-            prepared.manifests[name] = manifest
-            continue
-        diffs = differences(old, manifest)
-        if diffs:
-            lines = [f"query {name}: its checkpoint was written for another definition:"]
-            lines += [
-                f"  {key}: checkpoint has {before!r}, the pipeline has {after!r}"
-                for key, before, after in diffs
-            ]
-            reset = f"sparkkit checkpoint reset {layout.path}"
+        try:
+            old = check_restart(layout, manifest, spell=str)
+        except CheckpointMismatchError as exc:
+            hint = ""
             if name.endswith(".archive"):
-                reset += f" and move its archive {archive_dir / name.removesuffix('.archive')} away"
-            lines.append(f"  to start it afresh: {reset}")
-            refusals.append("\n".join(lines))
-        prepared.manifests[name] = replace(
-            manifest, run_id=old.run_id or manifest.run_id, created=old.created
-        )
+                hint = f"\n  and move its archive {archive_dir / name.removesuffix('.archive')} away"
+            refusals.append(f"query {name}: {exc}{hint}")
+            continue
+        log = archive_dir / name.removesuffix(".archive") / "_spark_metadata"
+        if old is None and name.endswith(".archive") and log.is_dir() and any(log.iterdir()):
+            raise CheckpointError(
+                f"{log.parent} holds an archive that another ingest checkpoint wrote; a fresh ingest "
+                "would skip as many new batches as it holds (Spark's file sink log counts them). "
+                "Move that archive away, or choose another --archive"
+            )
+        prepared.manifests[name] = manifest if old is None else resumed(manifest, old)
     if refusals:
         raise CheckpointMismatchError("\n".join(refusals) + "\nnothing was started")
     return prepared

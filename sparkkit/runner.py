@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparkkit import __version__
-from sparkkit.checkpoint import CheckpointLayout, Manifest, check_restart, write_manifest
+from sparkkit.checkpoint import CheckpointLayout, Manifest, check_restart, resumed, write_manifest
 from sparkkit.config import JobConfig
 from sparkkit.deadletter_writer import DeadLetterWriter, dead_letter_sink, default_location
 from sparkkit.deadletters import COLUMN as DEAD_LETTER_COLUMN
@@ -100,10 +100,10 @@ def prepare(config: JobConfig) -> Prepared:
         manifest = Manifest(
             job.name, config.api, state_options(job, config), __version__, pyspark.__version__, run_id=run_id
         )
-        resumed = check_restart(layout, manifest)
-        if resumed is not None and resumed.run_id:
-            run_id = resumed.run_id
-            manifest = replace(manifest, run_id=run_id, created=resumed.created)
+        old = check_restart(layout, manifest)
+        if old is not None:
+            manifest = resumed(manifest, old)
+            run_id = manifest.run_id
     dead_letters = dead_letter_sink(config.dead_letters or default_location(config.checkpoint, job.name))
     dead_letters.check()
     return Prepared(config, job, sources, sink, layout, manifest, run_id, dead_letters)
