@@ -99,6 +99,23 @@ def streams_parser() -> argparse.ArgumentParser:
         default=5,
         help="rows of each memory:// query's batches to print as they come (0: none)",
     )
+    parser.add_argument(
+        "--connect-address",
+        default="127.0.0.1",
+        help="address the Spark Connect endpoint for ad-hoc queries binds (default 127.0.0.1: this "
+        "machine only)",
+    )
+    parser.add_argument(
+        "--connect-port", type=int, default=0, help="its port (default 0: a free one, see endpoint.json)"
+    )
+    parser.add_argument(
+        "--ask",
+        action="append",
+        default=[],
+        metavar="SQL",
+        help="before stopping, ask the still-running job this ad-hoc query through `sparkkit query` "
+        "and print the answer (may be repeated)",
+    )
     return parser
 
 
@@ -120,8 +137,41 @@ def run_streams_main(argv: Sequence[str]) -> int:
         raise ConfigError("--duration", args.duration, DURATION_ACCEPTED) from None
     if args.show < 0:
         raise ConfigError("--show", args.show, "a whole number >= 0")
-    run_pipeline(args.pipeline, args.checkpoint, args.archive, duration, args.master, args.show)
+    if not 0 <= args.connect_port < 65536:
+        raise ConfigError("--connect-port", args.connect_port, "a TCP port, 1-65535, or 0 for a free one")
+    run_pipeline(
+        args.pipeline,
+        args.checkpoint,
+        args.archive,
+        duration,
+        args.master,
+        args.show,
+        connect=(args.connect_address, args.connect_port),
+        ask=args.ask,
+    )
     return 0
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    from sparkkit.adhoc import answer_json_lines, answer_table, ask
+    from sparkkit.endpoint import find_endpoint
+
+    if args.timeout <= 0:
+        raise ConfigError("--timeout", args.timeout, "a number of seconds > 0")
+    endpoint = find_endpoint(Path(args.checkpoint), args.pipeline)
+    answer = ask(endpoint, args.sql, args.timeout)
+    if args.json:
+        for line in answer_json_lines(answer):
+            print(line)
+    else:
+        answer_table(answer, sys.stdout)
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from sparkkit.liveview import print_status
+
+    return print_status(Path(args.checkpoint), args.pipeline, sys.stdout)
 
 
 def _cmd_backfill(args: argparse.Namespace) -> int:
@@ -342,6 +392,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backfill.add_argument("--master", default=None, help="Spark master URL (default local[*])")
     backfill.set_defaults(func=_cmd_backfill)
+
+    query = commands.add_parser(
+        "query",
+        help="ask a running job an ad-hoc SQL query",
+        description="Ask a running job (`sparkkit run streams`) an ad-hoc SQL query through its Spark "
+        "Connect endpoint (ROOT/<pipeline>/endpoint.json). Its views: global_temp.<stream> (working "
+        "storage), global_temp.<query> (memory:// outputs), global_temp.<query>_state (the current "
+        "state of a stateful query), global_temp.<stream>_sample (a stream's sample).",
+    )
+    query.add_argument("sql", metavar="SQL", help="the query, e.g. 'SELECT * FROM global_temp.clicks'")
+    query.add_argument("--checkpoint", required=True, help="the running job's state root (ROOT)")
+    query.add_argument("--pipeline", default=None, help="which job, when several run on ROOT")
+    query.add_argument("--json", action="store_true", help="print one JSON object per row")
+    query.add_argument(
+        "--timeout", type=float, default=60.0, help="give up after this many seconds (default 60)"
+    )
+    query.set_defaults(func=_cmd_query)
+    status_cmd = commands.add_parser(
+        "status",
+        help="the live table of a running job, from another terminal",
+        description="Print the latest batch of every query of a job from ROOT/<name>/metrics.jsonl, and "
+        "whether the job is still running.",
+    )
+    status_cmd.add_argument("--checkpoint", required=True, help="the job's state root (ROOT)")
+    status_cmd.add_argument("--pipeline", default=None, help="which job or pipeline, when ROOT holds several")
+    status_cmd.set_defaults(func=_cmd_status)
 
     jobs = commands.add_parser("jobs", help="list the jobs", description="List the jobs.")
     jobs.set_defaults(func=_cmd_jobs)

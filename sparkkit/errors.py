@@ -79,3 +79,13 @@ class QueryRefusedError(SparkkitError):
     """
 
     exit_code = 2
+
+
+class NotRunningError(SparkkitError):
+    """An ad-hoc query or a status request found no running job to ask (or it did not answer)."""
+
+    exit_code = 2
+
+
+class AdHocQueryError(SparkkitError):
+    """A running job refused an ad-hoc query (its SQL); the message is Spark's reason in one line."""

@@ -36,6 +36,7 @@ from urllib.parse import quote
 import tomllib
 
 from sparkkit.addresses import parse_sink, parse_source
+from sparkkit.approx import DEFAULT_LG_CONFIG_K, BoundColumn, approximate
 from sparkkit.config import closest, find_conf_dir
 from sparkkit.duration import ACCEPTED as DURATION_ACCEPTED
 from sparkkit.duration import Duration
@@ -51,8 +52,9 @@ MODES = ("append", "update", "complete")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ROWS = re.compile(r"^\s*(\d{1,12})\s+rows?\s*$")
 _PIPELINE_KEYS = ("name", "batch_interval")
-_STREAM_KEYS = ("source", "schema", "event_time", "watermark", "archive", "working")
-_QUERY_KEYS = ("sql", "output", "mode", "batch_interval")
+_STREAM_KEYS = ("source", "schema", "event_time", "watermark", "archive", "working", "sample")
+_QUERY_KEYS = ("sql", "output", "mode", "batch_interval", "approx", "lg_config_k")
+_MAX_SAMPLE = 1_000_000
 #: The columns of a ``generator://...?format=json`` stream.
 GENERATOR_JSON_SCHEMA = "key STRING, seq BIGINT, value DOUBLE, ts TIMESTAMP"
 
@@ -79,6 +81,7 @@ class StreamSpec:
     watermark: Duration | None
     archive: bool
     working: WorkingBound | None
+    sample: int | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -108,6 +111,13 @@ class QuerySpec:
     mode: str
     batch_interval: Duration
     streams: tuple[str, ...]
+    written_sql: str = ""
+    bounds: tuple[BoundColumn, ...] = ()
+
+    @property
+    def approx(self) -> bool:
+        """Does the query approximate (``approx = true``)? Then ``sql`` is ``written_sql`` rewritten."""
+        return self.sql != self.written_sql and bool(self.written_sql)
 
 
 @dataclass(frozen=True)
@@ -280,7 +290,12 @@ def _stream(name: str, data: Any, origin: str) -> StreamSpec:
         raise table.error(
             "watermark", str(spec.watermark), "set with event_time (a watermark is on event time)"
         )
-    return StreamSpec(name, source, schema, spec.event_time, spec.watermark, archive, spec.working)
+    sample = table.data.get("sample")
+    if sample is not None and (
+        isinstance(sample, bool) or not isinstance(sample, int) or not 0 < sample <= _MAX_SAMPLE
+    ):
+        raise table.error("sample", sample, f"a number of records, 1 to {_MAX_SAMPLE}")
+    return StreamSpec(name, source, schema, spec.event_time, spec.watermark, archive, spec.working, sample)
 
 
 def _query(name: str, data: Any, origin: str, default_interval: Duration, streams: list[str]) -> QuerySpec:
@@ -309,7 +324,25 @@ def _query(name: str, data: Any, origin: str, default_interval: Duration, stream
     interval = table.duration("batch_interval") or default_interval
     if interval.ms == 0:
         raise table.error("batch_interval", str(interval), "a duration above 0")
-    return QuerySpec(name, sql, output, mode or "append", interval, read)
+    approx = table.data.get("approx", False)
+    if not isinstance(approx, bool):
+        raise table.error("approx", approx, "true or false")
+    lg_config_k = table.data.get("lg_config_k", DEFAULT_LG_CONFIG_K)
+    if "lg_config_k" in table.data and not approx:
+        raise table.error("lg_config_k", lg_config_k, "set with approx = true (it sizes its HLL sketches)")
+    if isinstance(lg_config_k, bool) or not isinstance(lg_config_k, int) or not 4 <= lg_config_k <= 21:
+        raise table.error("lg_config_k", lg_config_k, "a whole number 4 to 21 (HLL sketches of 2^k buckets)")
+    approximated = approximate(sql, lg_config_k, f"[{table.title}] sql") if approx else None
+    return QuerySpec(
+        name,
+        approximated.sql if approximated else sql,
+        output,
+        mode or "append",
+        interval,
+        read,
+        sql,
+        approximated.bounds if approximated else (),
+    )
 
 
 def _check_outputs(pipeline: Pipeline, origin: str) -> None:
@@ -320,11 +353,24 @@ def _check_outputs(pipeline: Pipeline, origin: str) -> None:
         for s in pipeline.streams.values()
         if s.working
     }
+    taken |= {
+        ("memory", f"{s.name}_sample"): f"stream {s.name}'s sample"
+        for s in pipeline.streams.values()
+        if s.sample
+    }
     for spec in pipeline.queries.values():
         address = spec.output.address
         if address.scheme not in ("memory", "json", "parquet"):
             continue
         place = ("memory" if address.scheme == "memory" else "files", address.path)
+        owner = next((q for q in pipeline.queries if address.path.startswith(f"{q}_state")), None)
+        if address.scheme == "memory" and owner is not None:
+            raise ConfigError(
+                f"[queries.{spec.name}] output",
+                address.raw,
+                f"a view name not starting {owner}_state (that shows query {owner}'s state)",
+                origin,
+            )
         if place in taken:
             raise ConfigError(
                 f"[queries.{spec.name}] output",

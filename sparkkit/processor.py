@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import contextlib
 import statistics
+import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ from sparkkit.checkpoint import CheckpointLayout, Manifest, check_restart, resum
 from sparkkit.deadletter_writer import DeadLetterWriter, dead_letter_sink
 from sparkkit.deadletters import split_dead_letters
 from sparkkit.duration import Duration
+from sparkkit.endpoint import ENDPOINT_FILE, LOOPBACK, new_endpoint, publish, withdraw
 from sparkkit.errors import (
     CheckpointError,
     CheckpointMismatchError,
@@ -45,14 +47,18 @@ from sparkkit.errors import (
     SparkkitError,
 )
 from sparkkit.jobs.state import state_store_conf
+from sparkkit.liveview import LiveView
+from sparkkit.metrics import METRICS_FILE, MetricsLog
 from sparkkit.origin import COLUMN as ORIGIN_COLUMN
 from sparkkit.origin import origin_column
 from sparkkit.output import BatchWriter, quoted
 from sparkkit.pipeline import Pipeline, QuerySpec, StreamSpec, default_pipeline, load_pipeline
-from sparkkit.progress import RunStats, reset_stats
+from sparkkit.progress import BatchObserver, RunStats, reset_stats
+from sparkkit.sample import Reservoir
 from sparkkit.session import build_spark_session
 from sparkkit.sinks import MemorySink
 from sparkkit.sources import SourceContext
+from sparkkit.stateviews import StateViews
 from sparkkit.supervisor import Query, StructuredQuery, Supervised, Supervisor, first_line
 from sparkkit.working import WorkingStorage
 
@@ -126,6 +132,8 @@ def planned_manifests(pipeline: Pipeline, archive: Path) -> dict[str, Manifest]:
             manifests[f"{stream.name}.dead-letters"] = manifest(read)
         if stream.working is not None:
             manifests[f"{stream.name}.working"] = manifest({**described, "archive": str(archive)})
+        if stream.sample is not None:
+            manifests[f"{stream.name}.sample"] = manifest({**described, "archive": str(archive)})
     for spec in pipeline.queries.values():
         manifests[spec.name] = manifest(_query_state(pipeline, spec, archive))
     return manifests
@@ -241,15 +249,31 @@ class Processor(Supervised):
         The session; the streams become its temporary views.
     show : int
         Print up to this many rows of each ``memory://`` query's batches as they come (0: none).
+    observers : sequence of callables, optional
+        Each called with a query's name and its metrics record after each of its batches (an
+        ingest query's record carries ``archived``: the records it archived in this run).
     """
 
-    def __init__(self, prepared: PreparedPipeline, spark: SparkSession, show: int = 0) -> None:
+    def __init__(
+        self,
+        prepared: PreparedPipeline,
+        spark: SparkSession,
+        show: int = 0,
+        observers: Sequence[BatchObserver] = (),
+    ) -> None:
         self.prepared = prepared
         self.spark = spark
         self.show = show
+        self.observers = list(observers)
         self.working: dict[str, WorkingStorage] = {}
+        self.state_views = StateViews(
+            spark, {name: str(prepared.layout(name).path) for name in prepared.pipeline.queries}
+        )
         self._stats: dict[str, RunStats] = {}
         self._ingest: dict[str, DataFrame] = {}
+        self._archived: dict[str, int] = {}
+        #: Seeds each stream's sample (tests); None draws a new sample each run.
+        self.sample_seed: int | None = None
 
     @property
     def pipeline(self) -> Pipeline:
@@ -357,6 +381,14 @@ class Processor(Supervised):
             frame = self.stream_frame(stream, name)
             endless = endless and not stream.archive
             queries.append(self._structured(name, frame.writeStream.foreachBatch(storage), interval, endless))
+        if stream.sample is not None:
+            name = f"{stream.name}.sample"
+            reservoir = Reservoir(f"{stream.name}_sample", stream.sample, self.sample_seed)
+            frame = self.stream_frame(stream, name)
+            endless = stream.source.always_new_data and not stream.archive
+            queries.append(
+                self._structured(name, frame.writeStream.foreachBatch(reservoir), interval, endless)
+            )
         return queries
 
     def plan_query(self, spec: QuerySpec) -> DataFrame:
@@ -406,10 +438,22 @@ class Processor(Supervised):
             write_manifest(self.prepared.layout(name), manifest)
         for spec in self.pipeline.queries.values():
             spec.output.open()
-        self.supervisor = Supervisor(self.spark, queries, self._release).start()
+        self.supervisor = Supervisor(self.spark, queries, self._release, [self._on_batch]).start()
         return self
 
+    def _on_batch(self, query: str, record: dict[str, Any]) -> None:
+        """After each batch: count what was archived, renew the query's state views, tell the observers."""
+        if query.endswith(".archive"):
+            stream = query.removesuffix(".archive")
+            self._archived[stream] = self._archived.get(stream, 0) + int(record.get("input_rows") or 0)
+            record["archived"] = self._archived[stream]
+        if query in self.pipeline.queries and record.get("state_rows") is not None:
+            self.state_views.refresh(query)
+        for observer in self.observers:
+            observer(query, record)
+
     def _release(self) -> None:
+        self.state_views.drop()
         for storage in self.working.values():
             storage.close()
 
@@ -496,27 +540,81 @@ def run_pipeline(
     master: str | None = None,
     show: int = 5,
     out: Any = sys.stdout,
+    connect: tuple[str, int] = (LOOPBACK, 0),
+    ask: Sequence[str] = (),
 ) -> Processor:
     """``sparkkit run streams``: check everything, start Spark and every query, run for ``duration``
-    (None or 0: until Ctrl-C or SIGTERM), stop, print every query's final answer."""
+    (None or 0: until Ctrl-C or SIGTERM), stop, print every query's final answer.
+
+    While it runs: the live view on ``out``, each batch in ``ROOT/<pipeline>/metrics.jsonl``, and
+    a Spark Connect endpoint (``connect``: address and port, 0 for a free one) for ad-hoc
+    queries, published in ``ROOT/<pipeline>/endpoint.json``. ``ask``: ad-hoc queries put to the
+    still-running job by ``sparkkit query`` just before it stops, their answers printed.
+    """
     pipeline = load_pipeline(pipeline_file or default_pipeline())
     if checkpoint is None:
         checkpoint = tempfile.mkdtemp(prefix="sparkkit-streams-")
         print(f"[sparkkit] state and archive in {checkpoint} (pass --checkpoint ROOT to choose)", file=out)
     prepared = prepare_pipeline(pipeline, checkpoint, archive)
+    endpoint, connect_conf = new_endpoint(pipeline.name, *connect)
+    state_dir = prepared.root / pipeline.name
     try:
         spark = build_spark_session(
-            f"sparkkit-{pipeline.name}", master, {**PROCESSOR_CONF, **state_store_conf("rocksdb")}
+            f"sparkkit-{pipeline.name}",
+            master,
+            {**PROCESSOR_CONF, **state_store_conf("rocksdb"), **connect_conf},
         )
     except Exception as exc:
         raise JobFailedError(f"pipeline {pipeline.name} could not start Spark: {first_line(exc)}") from exc
+    metrics = MetricsLog(state_dir / METRICS_FILE)
+    view = LiveView(f"pipeline {pipeline.name}", out)
     try:
-        processor = Processor(prepared, spark, show)
+        processor = Processor(prepared, spark, show, [metrics.append, view.update])
         processor.start()
+        publish(endpoint, state_dir / ENDPOINT_FILE)
         for line in processor.describe_outputs():
             print(f"[sparkkit] {line}", file=out, flush=True)
-        processor.wait(duration.seconds if duration and duration.ms else None)
+        print(
+            f'[sparkkit] ad-hoc queries: sparkkit query --checkpoint {prepared.root} "SQL" '
+            f"(endpoint {endpoint.url}, token in {state_dir / ENDPOINT_FILE})",
+            file=out,
+            flush=True,
+        )
+        processor.wait(
+            duration.seconds if duration and duration.ms else None,
+            before_stop=_asking(prepared.root, pipeline.name, ask, out),
+        )
+        view.stop()
         print_summary(processor, out)
     finally:
+        view.stop()
+        withdraw(endpoint, state_dir / ENDPOINT_FILE)
+        metrics.close()
         spark.stop()
     return processor
+
+
+def _asking(root: Path, pipeline: str, questions: Sequence[str], out: Any) -> Callable[[], None] | None:
+    """What runs just before the stop: each question asked by ``sparkkit query``, a separate
+    Connect client, while every query still runs."""
+    if not questions:
+        return None
+
+    def ask_all() -> None:
+        for sql in questions:
+            print(f"[sparkkit] ad-hoc query: {sql}", file=out, flush=True)
+            command = [
+                sys.executable,
+                "-m",
+                "sparkkit",
+                "query",
+                "--checkpoint",
+                str(root),
+                "--pipeline",
+                pipeline,
+                sql,
+            ]
+            answer = subprocess.run(command, capture_output=True, text=True, timeout=120)
+            print(answer.stdout.rstrip() or answer.stderr.rstrip(), file=out, flush=True)
+
+    return ask_all

@@ -7,9 +7,11 @@ a condition that every update notifies, so tests wait for batches, not for the c
 
 from __future__ import annotations
 
+import json
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,38 +91,80 @@ def reset_stats(key: str) -> RunStats:
         return _RUNS[key]
 
 
-class DStreamProgress(StreamingListener):
-    """Notes each completed DStream batch in the run's statistics."""
+#: Called with each completed batch's metrics record (see :mod:`sparkkit.metrics`), on Spark's
+#: listener thread: it must be quick and must not raise.
+BatchObserver = Callable[[str, dict[str, Any]], None]
 
-    def __init__(self, run_key: str) -> None:
+
+def _counts(stats: RunStats) -> dict[str, int]:
+    return {"rows_written": stats.rows, "dead_letters": stats.dead_letters}
+
+
+def _notify(observers: Sequence[BatchObserver], query: str, record: dict[str, Any]) -> None:
+    for observer in observers:
+        try:
+            observer(query, record)
+        except Exception as exc:  # an observer must never stop the query it watches
+            print(f"[sparkkit] warning: {query}: batch observer failed: {exc}", file=sys.stderr, flush=True)
+
+
+class DStreamProgress(StreamingListener):
+    """Notes each completed DStream batch in the run's statistics and tells the observers."""
+
+    def __init__(self, run_key: str, name: str = "", observers: Sequence[BatchObserver] = ()) -> None:
         super().__init__()
         self.run_key = run_key
+        self.name = name or run_key.split("/")[0]
+        self.observers = list(observers)
 
     def onBatchCompleted(self, batchCompleted: Any) -> None:
         info = batchCompleted.batchInfo()  # a JavaBatchInfo: delays are longs, -1 when unknown
-        stats_for(self.run_key).complete(info.batchTime().milliseconds(), int(info.processingDelay()))
+        stats = stats_for(self.run_key)
+        stats.complete(info.batchTime().milliseconds(), int(info.processingDelay()))
+        if self.observers:
+            from sparkkit.metrics import dstream_record
+
+            record = dstream_record(
+                self.name,
+                int(info.batchTime().milliseconds()),
+                int(info.numRecords()) or None,  # receivers' input only: none for sparkkit's sources
+                int(info.processingDelay()),
+                int(info.schedulingDelay()),
+                _counts(stats),
+            )
+            _notify(self.observers, self.name, record)
 
 
 class StructuredProgress(StreamingQueryListener):
     """Notes each micro-batch and the rows its stateful operators dropped behind the watermark.
 
-    One listener serves many queries: ``run_key_of`` maps a query id to its run key (None for
-    a query that is not ours).
+    One listener serves many queries: ``query_of`` maps a query id to the query's name and run
+    key (None for a query that is not ours). Each batch's metrics record goes to the observers.
     """
 
-    def __init__(self, run_key_of: Callable[[str], str | None]) -> None:
-        self.run_key_of = run_key_of
+    def __init__(
+        self, query_of: Callable[[str], tuple[str, str] | None], observers: Sequence[BatchObserver] = ()
+    ) -> None:
+        self.query_of = query_of
+        self.observers = list(observers)
 
     def onQueryStarted(self, event: Any) -> None:
         pass
 
     def onQueryProgress(self, event: Any) -> None:
         progress = event.progress
-        run_key = self.run_key_of(str(progress.id))
-        if run_key is None:
+        ours = self.query_of(str(progress.id))
+        if ours is None:
             return
+        name, run_key = ours
         dropped = sum(op.numRowsDroppedByWatermark for op in progress.stateOperators)
-        stats_for(run_key).complete(progress.batchId, int(progress.batchDuration), dropped)
+        stats = stats_for(run_key)
+        stats.complete(progress.batchId, int(progress.batchDuration), dropped)
+        if self.observers:
+            from sparkkit.metrics import structured_record
+
+            record = structured_record(json.loads(progress.json), name, _counts(stats))
+            _notify(self.observers, name, record)
 
     def onQueryIdle(self, event: Any) -> None:
         pass

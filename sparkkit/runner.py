@@ -7,9 +7,10 @@ All checks that need no Spark (configuration, addresses, the checkpoint manifest
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import reduce
 from pathlib import Path
@@ -23,8 +24,10 @@ from sparkkit.deadletters import COLUMN as DEAD_LETTER_COLUMN
 from sparkkit.deadletters import is_dead_letter, is_record, split_dead_letters
 from sparkkit.errors import ConfigError, JobFailedError, SparkkitError
 from sparkkit.jobs import Job, get_job
+from sparkkit.liveview import LiveView
+from sparkkit.metrics import METRICS_FILE, MetricsLog
 from sparkkit.output import BatchWriter
-from sparkkit.progress import RunStats, reset_stats
+from sparkkit.progress import BatchObserver, RunStats, reset_stats
 from sparkkit.session import build_streaming_context, session_for
 from sparkkit.sinks import Sink, sink_for
 from sparkkit.sources import Source, SourceContext, source_for
@@ -117,9 +120,12 @@ class Run(Supervised):
     called from another thread.
     """
 
-    def __init__(self, prepared: Prepared, spark: SparkSession) -> None:
+    def __init__(
+        self, prepared: Prepared, spark: SparkSession, observers: Sequence[BatchObserver] = ()
+    ) -> None:
         self.prepared = prepared
         self.spark = spark
+        self.observers = list(observers)
         self.stats: RunStats = reset_stats(prepared.run_key)
         self._tmp: str | None = None
 
@@ -216,7 +222,7 @@ class Run(Supervised):
             raise
         except Exception as exc:
             raise JobFailedError(f"{p.job.name} could not start: {first_line(exc)}") from exc
-        self.supervisor = Supervisor(self.spark, queries, self._cleanup)
+        self.supervisor = Supervisor(self.spark, queries, self._cleanup, self.observers)
         self.supervisor.start()
         return self
 
@@ -274,10 +280,18 @@ def run(config: JobConfig, spark: SparkSession | None = None) -> RunStats:
         spark = spark or session_for(config)
     except Exception as exc:
         raise JobFailedError(f"{prepared.job.name} could not start Spark: {first_line(exc)}") from exc
+    layout = prepared.layout
+    metrics = MetricsLog(layout.root / layout.job / METRICS_FILE) if layout is not None else None
+    # plain lines go to stderr beside the per-batch lines of the sinks: stdout holds the output
+    view = LiveView(f"job {prepared.job.name}", sys.stdout if sys.stdout.isatty() else sys.stderr)
+    observers = [view.update] + ([metrics.append] if metrics is not None else [])
     try:
-        job_run = Run(prepared, spark).start()
+        job_run = Run(prepared, spark, observers).start()
         job_run.wait(config.duration.seconds if config.duration.ms else None)
     finally:
+        view.stop()
+        if metrics is not None:
+            metrics.close()
         if own_session:  # stop Spark while Python can still answer its last listener events
             spark.stop()
     return job_run.stats

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from sparkkit.errors import JobFailedError, SparkkitError
-from sparkkit.progress import DStreamProgress, RunStats, StructuredProgress, stats_for
+from sparkkit.progress import BatchObserver, DStreamProgress, RunStats, StructuredProgress, stats_for
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -65,6 +65,7 @@ class Query(ABC):
     def __init__(self, name: str, run_key: str) -> None:
         self.name = name
         self.run_key = run_key
+        self.observers: list[BatchObserver] = []
 
     @property
     def stats(self) -> RunStats:
@@ -157,7 +158,7 @@ class DStreamQuery(Query):
 
     def start(self) -> None:
         self.context = self.build()
-        self.context.addStreamingListener(DStreamProgress(self.run_key))
+        self.context.addStreamingListener(DStreamProgress(self.run_key, self.name, self.observers))
         self.context.start()
 
     def await_end(self) -> None:
@@ -181,14 +182,24 @@ class Supervisor:
         Started in this order, stopped in the reverse order.
     cleanup : callable, optional
         Called once after everything has stopped (temporary directories, for instance).
+    observers : sequence of callables, optional
+        Each called with a query's name and its metrics record after each of its batches (the
+        metrics file, the live view, the state views).
     """
 
     def __init__(
-        self, spark: SparkSession, queries: Sequence[Query], cleanup: Callable[[], None] | None = None
+        self,
+        spark: SparkSession,
+        queries: Sequence[Query],
+        cleanup: Callable[[], None] | None = None,
+        observers: Sequence[BatchObserver] = (),
     ) -> None:
         self.spark = spark
         self.queries = list(queries)
         self.cleanup = cleanup
+        self.observers = list(observers)
+        for query in self.queries:
+            query.observers = self.observers
         self.started: list[Query] = []
         self.failure: JobFailedError | None = None
         self._ended = threading.Event()
@@ -211,16 +222,16 @@ class Supervisor:
                 return query
         raise KeyError(name)
 
-    def _run_key_of(self, query_id: str) -> str | None:
+    def _query_of(self, query_id: str) -> tuple[str, str] | None:
         for query in self.queries:
             if isinstance(query, StructuredQuery) and query.id == query_id:
-                return query.run_key
+                return query.name, query.run_key
         return None
 
     def start(self) -> Supervisor:
         """Start every query; if one cannot start, stop the others and raise :class:`JobFailedError`."""
         if any(isinstance(q, StructuredQuery) for q in self.queries):
-            self._listener = StructuredProgress(self._run_key_of)
+            self._listener = StructuredProgress(self._query_of, self.observers)
             self.spark.streams.addListener(self._listener)
         with self._stop_lock:  # a watcher that sees a failure stops everything after the starts
             for query in self.queries:
@@ -290,9 +301,12 @@ class Supervisor:
         """Block until every query ended or one failed; False if ``timeout`` passed first."""
         return self._ended.wait(timeout)
 
-    def wait(self, duration: float | None = None) -> None:
+    def wait(self, duration: float | None = None, before_stop: Callable[[], None] | None = None) -> None:
         """Run until ``duration`` seconds pass (None: no limit), SIGTERM or Ctrl-C arrive, one
-        query fails or all end by themselves; then stop everything and raise any failure."""
+        query fails or all end by themselves; then stop everything and raise any failure.
+
+        ``before_stop`` runs when the duration has passed, while every query still runs (the
+        ad-hoc queries of ``--ask``)."""
         terminated: list[int] = []  # set by SIGTERM; a handler must not take locks or call py4j
         on_main = threading.current_thread() is threading.main_thread()
         previous = (
@@ -304,6 +318,8 @@ class Supervisor:
         try:
             while not terminated and not self._ended.wait(0.2):
                 if deadline is not None and time.monotonic() >= deadline:
+                    if before_stop is not None and self.failure is None:
+                        before_stop()
                     break
         except KeyboardInterrupt:
             pass
@@ -361,9 +377,10 @@ class Supervised:
         """Block until every query has processed all the input available now (in start order)."""
         self._started().process_all_available()
 
-    def wait(self, duration: float | None = None) -> None:
-        """Run until ``duration`` seconds pass, a signal, a failure or the end of input; then stop."""
-        self._started().wait(duration)
+    def wait(self, duration: float | None = None, before_stop: Callable[[], None] | None = None) -> None:
+        """Run until ``duration`` seconds pass, a signal, a failure or the end of input; then stop
+        (``before_stop`` first, when the duration has passed)."""
+        self._started().wait(duration, before_stop)
 
     def stop(self, graceful: bool = True) -> None:
         """Stop every query; gracefully, each finishes its running batch first."""

@@ -91,6 +91,7 @@ class KafkaStreamReader(DataSourceStreamReader):
         )
         self.min_partitions = int(options.get("minpartitions", "0") or 0)
         self.fail_on_data_loss = options.get("failondataloss", "true").lower() != "false"
+        self._available: dict[str, int] | None = None
 
     def _offsets(self) -> tuple[dict[str, int], dict[str, int]]:
         return fetch_offsets(self.client, self.topics)
@@ -108,6 +109,7 @@ class KafkaStreamReader(DataSourceStreamReader):
         from pyspark.sql.streaming.datasource import ReadMaxRows
 
         begin, end = self._offsets()
+        self._available = end
         start = {key: start.get(key, begin[key]) for key in end}  # new partitions start at their beginning
         lag = {key: max(0, end[key] - start[key]) for key in end}
         total = sum(lag.values())
@@ -121,6 +123,11 @@ class KafkaStreamReader(DataSourceStreamReader):
             spare -= extra
             latest[key] = start[key] + shares[key] + extra
         return latest
+
+    def reportLatestOffset(self) -> dict[str, int] | None:
+        """The end of every partition as last fetched: Spark reports it as the source's
+        ``latestOffset`` in each batch's progress, where it shows the consumer lag."""
+        return self._available
 
     def partitions(self, start: dict[str, int], end: dict[str, int]) -> Sequence[InputPartition]:
         ranges = []
