@@ -24,10 +24,13 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## run JOB on local[*] for DURATION (0 = until Ctrl-C); the default, streams, is the stream
-## processor over conf/jobs/streams.toml (PIPELINE=FILE for another pipeline file)
+## processor over conf/jobs/streams.toml (PIPELINE=FILE for another pipeline file), shown live;
+## just before it stops, ASK is put to the still-running job as an ad-hoc query (sparkkit query)
 PIPELINE ?=
+ASK ?= SELECT value AS page, count(*) AS views FROM global_temp.views GROUP BY value ORDER BY views DESC, page LIMIT 5
 run: $(STAMP)
-	$(BIN)/sparkkit run $(JOB) --duration $(DURATION) $(if $(PIPELINE),--pipeline $(PIPELINE)) $(ARGS)
+	$(BIN)/sparkkit run $(JOB) --duration $(DURATION) $(if $(PIPELINE),--pipeline $(PIPELINE)) \
+		$(if $(filter streams,$(JOB)),$(if $(ASK),--ask "$(ASK)")) $(ARGS)
 
 ## a Spark standalone cluster on 127.0.0.1 (no Docker): WORKERS workers of 1 core
 WORKERS ?= 2

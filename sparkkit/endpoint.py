@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +26,8 @@ from sparkkit.errors import ConfigError, NotRunningError
 from sparkkit.net import port_open
 
 ENDPOINT_FILE = "endpoint.json"
+#: Written by a single job's run (which has no Connect endpoint) while it runs: its pid.
+RUN_FILE = "run.json"
 LOOPBACK = "127.0.0.1"
 _PLUGIN = "org.apache.spark.sql.connect.SparkConnectPlugin"
 
@@ -162,3 +165,34 @@ def find_endpoint(root: Path, pipeline: str | None = None) -> Endpoint:
             f"a run that ended without removing it"
         )
     return endpoint
+
+
+@contextlib.contextmanager
+def marked_running(directory: Path) -> Iterator[None]:
+    """While the block runs, ``directory/run.json`` names this process (``sparkkit status``)."""
+    path = directory / RUN_FILE
+    directory.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    path.write_text(json.dumps({"pid": os.getpid(), "started": started}))
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def is_running(directory: Path) -> bool:
+    """Does a live process run the job or pipeline whose state is ``directory``?"""
+    with contextlib.suppress(NotRunningError):
+        return read_endpoint(directory / ENDPOINT_FILE).alive()
+    try:
+        pid = int(json.loads((directory / RUN_FILE).read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True

@@ -235,10 +235,10 @@ def print_status(root: Path, name: str | None, out: TextIO) -> int:
     """``sparkkit status``: print the status of the job or pipeline ``name`` on state root ``root``.
 
     Without ``name`` the only metrics file under ``root`` is shown. The run counts as running
-    while it publishes a live Spark Connect endpoint (``sparkkit run streams`` does). Returns
+    while its process, named in ``endpoint.json`` or ``run.json``, is alive. Returns
     the exit code: 0 with a table, 2 when there are no metrics to show.
     """
-    from sparkkit.endpoint import find_endpoint
+    from sparkkit.endpoint import is_running
 
     if name is None:
         found = sorted(Path(root).glob(f"*/{METRICS_FILE}"))
@@ -248,11 +248,7 @@ def print_status(root: Path, name: str | None, out: TextIO) -> int:
         path = found[0] if found else Path(root) / "*" / METRICS_FILE
     else:
         path = Path(root) / name / METRICS_FILE
-    try:
-        find_endpoint(Path(root), path.parent.name)
-        running = True
-    except NotRunningError:
-        running = False
+    running = is_running(path.parent)
     shown = status_text(path, running, path.parent.name)
     if isinstance(shown, str):
         print(shown, file=out, flush=True)

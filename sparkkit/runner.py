@@ -6,6 +6,7 @@ All checks that need no Spark (configuration, addresses, the checkpoint manifest
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import tempfile
@@ -22,6 +23,7 @@ from sparkkit.config import JobConfig
 from sparkkit.deadletter_writer import DeadLetterWriter, dead_letter_sink, default_location
 from sparkkit.deadletters import COLUMN as DEAD_LETTER_COLUMN
 from sparkkit.deadletters import is_dead_letter, is_record, split_dead_letters
+from sparkkit.endpoint import marked_running
 from sparkkit.errors import ConfigError, JobFailedError, SparkkitError
 from sparkkit.jobs import Job, get_job
 from sparkkit.liveview import LiveView
@@ -285,9 +287,11 @@ def run(config: JobConfig, spark: SparkSession | None = None) -> RunStats:
     # plain lines go to stderr beside the per-batch lines of the sinks: stdout holds the output
     view = LiveView(f"job {prepared.job.name}", sys.stdout if sys.stdout.isatty() else sys.stderr)
     observers = [view.update] + ([metrics.append] if metrics is not None else [])
+    running = marked_running(layout.root / layout.job) if layout is not None else contextlib.nullcontext()
     try:
-        job_run = Run(prepared, spark, observers).start()
-        job_run.wait(config.duration.seconds if config.duration.ms else None)
+        with running:
+            job_run = Run(prepared, spark, observers).start()
+            job_run.wait(config.duration.seconds if config.duration.ms else None)
     finally:
         view.stop()
         if metrics is not None:

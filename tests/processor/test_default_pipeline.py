@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from sparkkit.approx import hll_rse
 from sparkkit.pipeline import default_pipeline
 from sparkkit.testing import StreamHarness
 
@@ -60,6 +61,18 @@ def test_the_default_pipeline_answers_exactly(stream_harness: StreamHarness) -> 
         )
         == paid
     )
+
+    # distinct users per window, approximated: within 4 standard errors (small counts: exact)
+    users: dict[float, list[str]] = {}
+    for c in [*CLICKS, FLUSH]:
+        users.setdefault(seconds(c["ts"]) // 10 * 10, []).append(c["key"])
+    closed = {start: keys for start, keys in users.items() if start < 300}
+    answered = {seconds(r["window"]["start"]): r for r in rows["active_users"]}
+    assert sorted(answered) == sorted(closed)
+    for start, keys in closed.items():
+        row = answered[start]
+        assert row["clicks"] == len(keys) and row["users_rse"] == hll_rse(12)
+        assert abs(row["users"] - len(set(keys))) <= 4 * row["users_rse"] * len(set(keys))
 
     # page views are windowed on arrival time, and the views' watermark (2 s behind the newest
     # arrival) moves only with views: their one window never closes, so nothing is emitted yet;
