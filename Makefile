@@ -56,6 +56,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.state_scaling
 	$(BIN)/python -m benchmarks.kafka_throughput
 	$(BIN)/python -m benchmarks.processor_memory
+	$(BIN)/python -m benchmarks.approx_memory
+	$(BIN)/python -m benchmarks.run_picture
 	$(BIN)/python -m benchmarks.archive_latency
 	$(BIN)/python -m benchmarks.report
 

@@ -222,7 +222,7 @@ def answers(out: Path, checkpoint: Path, source: str) -> list[dict[str, Any]]:
     """Each emitted window: the query's answer, the truth from the archive and from the formula."""
     params = {name: values[0] for name, values in parse_qs(urlsplit(source).query).items()}
     rate, seed, keys = int(params["rate"]), int(params["seed"]), int(params["keys"])
-    origin_file = next(checkpoint.glob(f"**/{STREAM}/origin.json"), None)
+    origin_file = next(checkpoint.glob(f"*/{STREAM}.archive/**/origin.json"), None)  # the ingest's source
     origin = int(json.loads(origin_file.read_text())["origin_ms"]) if origin_file else None
     archived = archive_users(checkpoint / "shop" / "archive" / STREAM)
     found = []

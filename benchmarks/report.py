@@ -13,6 +13,8 @@ RESULTS = ROOT / "benchmarks" / "results"
 DOC = ROOT / "docs" / "benchmarks.md"
 PLOT = ROOT / "docs" / "benchmarks-window-cost.png"
 MEMORY_PLOT = ROOT / "docs" / "benchmarks-processor-memory.png"
+APPROX_PLOT = ROOT / "docs" / "benchmarks-approx-memory.png"
+RUN_PICTURE = ROOT / "docs" / "run-metrics.png"
 NOTES = "\n## Reading the numbers"  # hand-written; kept when the report is regenerated
 
 
@@ -412,6 +414,177 @@ def latency_section(results: dict[str, Any]) -> list[str]:
     ]
 
 
+APPROX_COLORS = {"exact": "tab:red", "approx": "tab:blue"}
+
+
+def plot_approx_memory(results: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    rows = bottom.twinx()
+    for name, v in results["variants"].items():
+        color = APPROX_COLORS.get(name)
+        samples, curve = v["samples"], [c for c in v["state_curve"] if c["state_rows"] is not None]
+        top.plot([s["t_s"] / 60 for s in samples], [s["total_mib"] for s in samples], color=color, label=name)
+        minutes = [c["t_s"] / 60 for c in curve]
+        bottom.plot(
+            minutes,
+            [(c["state_memory_bytes"] or 0) / 2**20 for c in curve],
+            color=color,
+            label=f"{name}: memory",
+        )
+        rows.plot(
+            minutes,
+            [c["state_rows"] for c in curve],
+            color=color,
+            linestyle=":",
+            label=f"{name}: rows (right)",
+        )
+        for ax in (top, bottom):
+            for key in ("queries_started_s", "stop_requested_s"):
+                if v.get(key) is not None:
+                    ax.axvline(v[key] / 60, color=color, linestyle="--", linewidth=0.6, alpha=0.6)
+    query = results["query"]
+    top.set_ylabel("total RSS of the process tree (MiB)")
+    top.set_ylim(bottom=0)
+    top.set_title(f"default pipeline + {query}, {results['minutes']} min each: exact vs approx")
+    top.legend(fontsize=8, loc="lower right")
+    bottom.set_ylabel(f"{query} state memory (MiB)")
+    bottom.set_ylim(bottom=0)
+    rows.set_ylabel("state rows (dotted)")
+    rows.set_ylim(bottom=0)
+    handles = bottom.get_legend_handles_labels()[0] + rows.get_legend_handles_labels()[0]
+    bottom.legend(handles, [str(h.get_label()) for h in handles], fontsize=7, loc="upper left")
+    bottom.set_xlabel("minutes since the driver started (dashed: queries started, stop requested)")
+    fig.tight_layout()
+    fig.savefig(APPROX_PLOT, dpi=100)
+    plt.close(fig)
+
+
+def human_bytes(value: float | None) -> str:
+    if value is None:
+        return "-"
+    for unit, size in (("MiB", 2**20), ("KiB", 2**10)):
+        if value >= size:
+            return f"{value / size:,.1f} {unit}"
+    return f"{value:,.0f} B"
+
+
+def count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def times(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}x" if value >= 100 else f"{value:,.2f}x"
+
+
+def approx_section(results: dict[str, Any]) -> list[str]:
+    query, variants, ratios = results["query"], results["variants"], results.get("ratios", {})
+    first = next(iter(variants.values()))
+    others = [name for name, approx in first["pipeline"]["queries"].items() if name != query]
+    hll = [name for name in others if first["pipeline"]["queries"][name]]
+    lines = [
+        "## Exact against approximate distinct counts: memory",
+        "",
+        f"`make bench` → `benchmarks/approx_memory.py`: two runs of `sparkkit run streams --duration "
+        f"{results['minutes']}m`, one after the other, each over conf/jobs/streams.toml (standing queries "
+        + ", ".join(f"`{name}`" for name in others)
+        + (f"; {', '.join(f'`{n}`' for n in hll)} already `approx = true`" if hll else "")
+        + f") plus one query, `{query}`: distinct users per 1-minute window over clicks, into `json://`. "
+        f"The clicks source is widened to `{first['pipeline']['clicks_source'].split('?', 1)[1]}` in both. "
+        "**exact**: Structured Streaming refuses `count(DISTINCT key)`, so a two-level aggregation "
+        "(`GROUP BY window(ts, '1 minute'), key`, then `count(*) GROUP BY window`; append mode, the "
+        "watermark on ts closes both); **approx**: `approx = true` and `count(DISTINCT key) AS users` "
+        "(an HLL sketch, `hll_sketch_agg(key, 12)`, plus `users_rse`). Memory is sampled every "
+        f"{results['interval_s']:.0f} s as in the processor-memory benchmark below (RSS of the whole "
+        "process tree); the state is the query's `state_rows` and `state_memory_bytes` (RocksDB) from "
+        "ROOT/shop/metrics.jsonl. The machine's 1-minute load as each run started: "
+        + ", ".join(f"{name} {v['load_average_at_start'][0]:.1f}" for name, v in variants.items())
+        + " (2 cores).",
+        "",
+        f"| variant | peak RSS (MiB) | last-minute mean RSS (MiB) | `{query}` state rows at the end | "
+        "its state memory at the end | its peak state memory |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, v in variants.items():
+        end = v.get("state_at_end") or {}
+        lines.append(
+            f"| {name} | {mib(v['rss']['peak_mib'])} | {mib(v['rss']['last_minute_mean_mib'])} | "
+            f"{count(end.get('state_rows'))} | {human_bytes(end.get('state_memory_bytes'))} | "
+            f"{human_bytes(v['state_peak']['state_memory_bytes'])} |"
+        )
+    if ratios:
+        lines.append(
+            f"| exact / approx | {times(ratios.get('peak_rss'))} | {times(ratios.get('last_minute_rss'))} | "
+            f"{times(ratios.get('state_rows_at_end'))} | {times(ratios.get('state_memory_at_end'))} | "
+            f"{times(ratios.get('state_memory_peak'))} |"
+        )
+    lines += [
+        "",
+        "The windows each run emitted (its final answers; times UTC), against the true number of distinct "
+        "users in the window, counted from the clicks archive (the records the queries read). The two "
+        "runs cover different minutes; a window the run began inside is marked partial.",
+        "",
+        "| run | window | answer | true | error | error / rse |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, v in variants.items():
+        for w in v["windows"]:
+            window = f"[{w['start'][11:16]}, {w['end'][11:16]})" + (" partial" if w.get("partial") else "")
+            rse = f"{w['errors_in_rse']:+.2f} (rse {w['rse']:.2%})" if "errors_in_rse" in w else "-"
+            relative = f" ({w['relative_error']:+.2%})" if w.get("relative_error") else ""
+            error = f"{w['error']:+,}{relative}"
+            lines.append(f"| {name} | {window} | {w['users']:,} | {w['true_users']:,} | {error} | {rse} |")
+    mismatched = [
+        f"{name} {w['start']}"
+        for name, v in variants.items()
+        for w in v["windows"]
+        if w.get("formula_users") is not None and w["formula_users"] != w["true_users"]
+    ]
+    checked = [w for v in variants.values() for w in v["windows"] if w.get("formula_users") is not None]
+    if checked:
+        lines += [
+            "",
+            f"The archive's counts agree with the generator's formula for all {len(checked)} windows."
+            if not mismatched
+            else "The archive's counts differ from the generator's formula for "
+            + ", ".join(mismatched)
+            + ".",
+        ]
+    for name, v in variants.items():
+        lag = v["lag"]
+        medians = ", ".join(
+            f"{q} {s['median_batch_s']:.1f} s"
+            for q, s in v.get("queries", {}).items()
+            if "median_batch_s" in s
+        )
+        lines += [
+            "",
+            f"The {name} run: exit code {v['returncode']}"
+            + (" (killed: it did not end in time)" if v.get("timed_out") else "")
+            + f", {v['wall_s'] / 60:.1f} min in all, {v['error_lines']} error lines, "
+            f"{lag['falling_behind_warnings']} 'falling behind' warnings; median batch time " + medians + ".",
+        ]
+    lines += ["", f"![approx memory]({APPROX_PLOT.name})", ""]
+    return lines
+
+
+def run_picture_section() -> list[str]:
+    return [
+        "## One run, batch by batch",
+        "",
+        "`make bench` → `benchmarks/run_picture.py` over benchmarks/results/run-metrics.jsonl (the metrics "
+        "file of the approx run above, one JSON line per batch per query): input rows/s of each ingest "
+        "query, batch time of each standing query, state memory of each stateful query.",
+        "",
+        f"![run metrics]({RUN_PICTURE.name})",
+        "",
+    ]
+
+
 def verdict(met: bool) -> str:
     return "**met**" if met else "**not met**"
 
@@ -436,6 +609,13 @@ def main() -> None:
         plot_processor_memory(memory)
         out += memory_section(memory)
         out.append(f"Measured {memory['machine']['when']}, Spark {memory['machine']['spark']}.\n")
+    approx = load("approx_memory")
+    if approx:
+        plot_approx_memory(approx)
+        out += approx_section(approx)
+        out.append(f"Measured {approx['machine']['when']}, Spark {approx['machine']['spark']}.\n")
+        if RUN_PICTURE.exists():
+            out += run_picture_section()
     latency = load("archive_latency")
     if latency:
         out += latency_section(latency)

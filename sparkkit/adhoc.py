@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -28,6 +29,11 @@ from sparkkit.errors import AdHocQueryError, NotRunningError
 
 #: How long an ad-hoc query may take, by default, before the client gives up.
 DEFAULT_TIMEOUT_SECONDS = 60.0
+#: How long the job may take to answer at all (a first, trivial request).
+CONNECT_TIMEOUT_SECONDS = 10.0
+#: The name of the thread that waits for the job (one still alive after ``ask`` gave up holds
+#: the interpreter's exit: a command leaves with ``os._exit``).
+ADHOC_THREAD = "sparkkit-adhoc"
 
 
 @dataclass(frozen=True)
@@ -38,27 +44,43 @@ class Answer:
     rows: list[dict[str, Any]]
 
 
-def ask(endpoint: Endpoint, sql: str, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> Answer:
+def ask(
+    endpoint: Endpoint,
+    sql: str,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
+) -> Answer:
     """Run ``sql`` in the job behind ``endpoint`` and collect its answer.
+
+    The job must answer a first request (Spark's version) within ``connect_timeout`` seconds,
+    and the whole query within ``timeout``: whatever keeps a client waiting (a server that
+    accepts connections and never answers, gRPC retrying) ends in an error, never a hang.
 
     Raises
     ------
     AdHocQueryError
         The job refused the SQL (Spark's reason, one line).
     NotRunningError
-        The job did not answer within ``timeout`` seconds, or refused the connection.
+        The job did not answer in time, or refused the connection.
     """
     outcome: dict[str, Any] = {}
+    connected = threading.Event()
 
     def call() -> None:
         try:
-            outcome["answer"] = _collect(endpoint, sql)
+            outcome["answer"] = _collect(endpoint, sql, connected)
         except BaseException as exc:  # handed to the caller's thread
             outcome["error"] = exc
+        finally:
+            connected.set()
 
-    worker = threading.Thread(target=call, name="sparkkit-adhoc", daemon=True)
+    worker = threading.Thread(target=call, name=ADHOC_THREAD, daemon=True)
+    started = time.monotonic()
     worker.start()
-    worker.join(timeout)
+    first = min(connect_timeout, timeout)
+    if not connected.wait(first):
+        raise NotRunningError(f"job {endpoint.pipeline} at {endpoint.url} did not answer within {first:g} s")
+    worker.join(max(0.0, timeout - (time.monotonic() - started)))
     if worker.is_alive():
         raise NotRunningError(
             f"job {endpoint.pipeline} at {endpoint.url} gave no answer within {timeout:g} s"
@@ -69,7 +91,7 @@ def ask(endpoint: Endpoint, sql: str, timeout: float = DEFAULT_TIMEOUT_SECONDS) 
     return answer
 
 
-def _collect(endpoint: Endpoint, sql: str) -> Answer:
+def _collect(endpoint: Endpoint, sql: str, connected: threading.Event) -> Answer:
     from pyspark.logger import PySparkLogger
     from pyspark.sql import SparkSession
 
@@ -77,6 +99,8 @@ def _collect(endpoint: Endpoint, sql: str) -> Answer:
         PySparkLogger.getLogger(name).disabled = True  # the refusal is reported once, in one line
     session = SparkSession.builder.remote(endpoint.remote).create()
     try:
+        session.version  # noqa: B018 - the first round trip: the job answers at all
+        connected.set()
         df = session.sql(sql)
         rows = df.collect()
         return Answer(list(df.columns), [row.asDict(recursive=True) for row in rows])

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -153,13 +155,22 @@ def run_streams_main(argv: Sequence[str]) -> int:
 
 
 def _cmd_query(args: argparse.Namespace) -> int:
-    from sparkkit.adhoc import answer_json_lines, answer_table, ask
+    from sparkkit.adhoc import ADHOC_THREAD, answer_json_lines, answer_table, ask
     from sparkkit.endpoint import find_endpoint
 
     if args.timeout <= 0:
         raise ConfigError("--timeout", args.timeout, "a number of seconds > 0")
     endpoint = find_endpoint(Path(args.checkpoint), args.pipeline)
-    answer = ask(endpoint, args.sql, args.timeout)
+    try:
+        answer = ask(endpoint, args.sql, args.timeout)
+    except SparkkitError as exc:
+        code = fail(exc)
+        if any(thread.name == ADHOC_THREAD for thread in threading.enumerate()):
+            # a client still waiting on the job would hold the interpreter's exit (gRPC, and
+            # PySpark releasing its session at exit): leave now
+            sys.stdout.flush()
+            os._exit(code)
+        return code
     if args.json:
         for line in answer_json_lines(answer):
             print(line)

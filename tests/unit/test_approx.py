@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -356,3 +357,28 @@ def test_spark_runs_the_rewritten_sql(spark_session: SparkSession) -> None:
         assert row["top_max_error"] == 1000 * 7 // (2 * top_k_max_map_size(20))
         for entry in row["top"]:
             assert 0 <= entry["count"] - exact[(row["g"], entry["item"])] <= row["top_max_error"]
+
+
+@pytest.mark.parametrize("lg_config_k", [4, 10, 12, 16, 21])
+def test_stated_hll_bound_is_the_librarys_and_never_optimistic(
+    spark_session: SparkSession, lg_config_k: int
+) -> None:
+    """DataSketches (the jar Spark runs) states HLL's relative error; ours is its documented 1.04/sqrt(K),
+    which is at least what the library computes for a merged sketch, 1 standard deviation."""
+    jvm = spark_session.sparkContext._jvm
+    assert jvm is not None
+    library = jvm.org.apache.datasketches.hll.HllSketch
+    merged = max(library.getRelErr(upper, True, lg_config_k, 1) for upper in (True, False))
+    assert hll_rse(lg_config_k) == 1.04 / math.sqrt(2**lg_config_k)
+    assert merged <= hll_rse(lg_config_k) * 1.01
+    assert merged >= hll_rse(lg_config_k) * 0.6  # the same order: not a bound off by a factor
+
+
+@pytest.mark.parametrize("max_items_tracked", [3, 5, 100, 10000, 1_000_000])
+def test_stated_top_k_bound_is_the_librarys(spark_session: SparkSession, max_items_tracked: int) -> None:
+    """The frequent-items sketch's own a-priori epsilon for the map size Spark gives it."""
+    jvm = spark_session.sparkContext._jvm
+    assert jvm is not None
+    items = jvm.org.apache.datasketches.frequencies.ItemsSketch
+    map_size = top_k_max_map_size(max_items_tracked)
+    assert float(top_k_epsilon(max_items_tracked)) == items.getEpsilon(map_size)
