@@ -120,8 +120,7 @@ class DStreamProgress(StreamingListener):
     def onBatchCompleted(self, batchCompleted: Any) -> None:
         info = batchCompleted.batchInfo()  # a JavaBatchInfo: delays are longs, -1 when unknown
         stats = stats_for(self.run_key)
-        stats.complete(info.batchTime().milliseconds(), int(info.processingDelay()))
-        if self.observers:
+        if self.observers:  # before the batch counts as complete: a waiter then sees its record
             from sparkkit.metrics import dstream_record
 
             record = dstream_record(
@@ -133,6 +132,7 @@ class DStreamProgress(StreamingListener):
                 _counts(stats),
             )
             _notify(self.observers, self.name, record)
+        stats.complete(info.batchTime().milliseconds(), int(info.processingDelay()))
 
 
 class StructuredProgress(StreamingQueryListener):
@@ -159,12 +159,12 @@ class StructuredProgress(StreamingQueryListener):
         name, run_key = ours
         dropped = sum(op.numRowsDroppedByWatermark for op in progress.stateOperators)
         stats = stats_for(run_key)
-        stats.complete(progress.batchId, int(progress.batchDuration), dropped)
-        if self.observers:
+        if self.observers:  # before the batch counts as complete: a waiter then sees its record
             from sparkkit.metrics import structured_record
 
             record = structured_record(json.loads(progress.json), name, _counts(stats))
             _notify(self.observers, name, record)
+        stats.complete(progress.batchId, int(progress.batchDuration), dropped)
 
     def onQueryIdle(self, event: Any) -> None:
         pass

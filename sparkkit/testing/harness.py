@@ -26,7 +26,7 @@ from sparkkit.errors import HarnessTimeoutError
 from sparkkit.jobs import get_job
 from sparkkit.pipeline import load_pipeline
 from sparkkit.processor import Processor, prepare_pipeline
-from sparkkit.progress import RunStats
+from sparkkit.progress import BatchObserver, RunStats
 from sparkkit.runner import Prepared, Run, prepare
 from sparkkit.sinks import MemoryTable, memory_table, sink_for
 from sparkkit.sources import source_for
@@ -83,6 +83,15 @@ class StreamHarness:
         self.last_stats: RunStats | None = None
         #: The processor of the last :meth:`run_pipeline` (its ``stats(query)``, ``archived()``).
         self.last_processor: Processor | None = None
+        #: The metrics record of every batch of the last run, as ``metrics.jsonl`` holds them (a
+        #: batch's record is here once ``last_stats`` counts the batch complete).
+        self.last_metrics: list[dict[str, Any]] = []
+
+    def _observers(self) -> list[BatchObserver]:
+        """A fresh ``last_metrics``, and the observer that fills it."""
+        self.last_metrics = []
+        records = self.last_metrics
+        return [lambda query, record: records.append(record)]
 
     @property
     def dead_letter_dir(self) -> Path:
@@ -140,7 +149,7 @@ class StreamHarness:
         table_name = f"live_{uuid.uuid4().hex[:12]}"
         table = memory_table(table_name, keep=None)
         config = self._config(job, api, sources, table_name, options)
-        job_run = Run(prepare(config), self.spark).start()
+        job_run = Run(prepare(config), self.spark, self._observers()).start()
         self.last_stats = job_run.stats
         try:
             if during is not None:
@@ -191,7 +200,7 @@ class StreamHarness:
             for i, batch_lines in enumerate(lines):
                 self._write_batch(input_dir, i, batch_lines)
         prepared = prepare(config)
-        job_run = Run(prepared, self.spark).start()
+        job_run = Run(prepared, self.spark, self._observers()).start()
         self.last_stats = job_run.stats
         try:
             if api == "dstream":
@@ -266,7 +275,9 @@ class StreamHarness:
             for name, query in spec.queries.items()
         }
         pipeline_run = replace(spec, streams=streams, queries=queries, batch_interval=TRIGGER)
-        processor = Processor(prepare_pipeline(pipeline_run, self.workdir / run / "ck"), self.spark)
+        processor = Processor(
+            prepare_pipeline(pipeline_run, self.workdir / run / "ck"), self.spark, observers=self._observers()
+        )
         self.last_processor = processor
         for directory in directories.values():
             directory.mkdir(parents=True)

@@ -35,6 +35,10 @@ def test_wordcount_from_kafka_is_exact(
     assert (
         stats is not None and stats.batches >= 6
     )  # maxOffsetsPerTrigger=7 over 40 records: at least 6 batches
+    # the consumer lag of each batch: what the topic holds beyond the batch's end offsets
+    assert stats.wait_for(lambda s: len(s.completed) >= 6, 60)
+    lags = [r["kafka_lag"] for r in stream_harness.last_metrics if r["input_rows"]]
+    assert lags == [33, 26, 19, 12, 5, 0]
 
 
 def test_direct_dstream_wordcount_from_kafka_is_exact(
