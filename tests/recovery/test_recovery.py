@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from sparkkit.metrics import METRICS_FILE, read_metrics
 from tests.processes import driver_env, json_rows, kill_hard, start_driver, stop_gracefully, wait_until
 
 pytestmark = pytest.mark.slow
@@ -82,6 +83,13 @@ def admitted(query_dir: Path, name: str) -> bool:
     return any(name in p.read_text(errors="replace") for p in logs if p.is_file())
 
 
+def status(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sparkkit.cli", "status", "--checkpoint", str(root)],
+        capture_output=True, text=True, env=driver_env(), timeout=60,
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.job}-{c.api}")
 def test_sigkill_then_restart_is_exact(tmp_path: Path, case: Case) -> None:
     watched, staging, out, ck = (tmp_path / n for n in ("in", "staging", "out", "ck"))
@@ -128,8 +136,15 @@ def test_sigkill_then_restart_is_exact(tmp_path: Path, case: Case) -> None:
         feed(i)
     feed(99, ["flush"], when=BASE + timedelta(hours=1))  # moves event time on: closes windows and sessions
     wait_until(exact, 180, f"exact totals {dict(expected)}", log)
+    metrics = read_metrics(ck / case.job / METRICS_FILE)  # both runs' batches, one line each
+    queries = {record["query"] for record in metrics}
+    assert queries and {record["api"] for record in metrics} == {case.api}
+    running = status(ck)
+    assert running.returncode == 0 and "not running" not in running.stdout, running.stdout + running.stderr
+    assert all(name in running.stdout for name in queries), running.stdout
     assert stop_gracefully(second) == 0, log.read_text()[-3000:]
     assert exact(), "a record was counted twice after the totals were reached"
+    assert "not running (last batch at" in status(ck).stdout
 
     flag, value, old_shown, new_shown = case.changed
     changed = subprocess.run(
