@@ -479,7 +479,10 @@ class Processor(Supervised):
         for spec in self.pipeline.queries.values():
             view = f" (global_temp.{spec.output.address.path})" if isinstance(spec.output, MemorySink) else ""
             where = f"{spec.output.address.location}{view}"
-            lines.append(f"{spec.name} -> {where}: {spec.mode} mode, {spec.output.delivery.value}")
+            bounds = ", ".join(bound.name for bound in spec.bounds)
+            approximate = f"; approximate, bounds in {bounds}" if bounds else ""
+            guarantee = f"{spec.mode} mode, {spec.output.delivery.value}{approximate}"
+            lines.append(f"{spec.name} -> {where}: {guarantee}")
         return lines
 
 
