@@ -38,18 +38,22 @@ def silent_server() -> Iterator[int]:
         connection.close()
 
 
-def test_a_job_that_never_answers_fails_fast(tmp_path: Path, silent_server: int) -> None:
-    endpoint, _ = new_endpoint("hung", port=silent_server)  # this test's pid: the job looks alive
-    publish(endpoint, tmp_path / "hung" / ENDPOINT_FILE)
-    started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "sparkkit", "query", "--checkpoint", str(tmp_path), "SELECT 1"],
+def query(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sparkkit", "query", "--checkpoint", str(root), "SELECT 1"],
         capture_output=True,
         text=True,
         env=driver_env(),
         cwd=ROOT,
         timeout=90,
     )
+
+
+def test_a_job_that_never_answers_fails_fast(tmp_path: Path, silent_server: int) -> None:
+    endpoint, _ = new_endpoint("hung", port=silent_server)  # this test's pid: the job looks alive
+    publish(endpoint, tmp_path / "hung" / ENDPOINT_FILE)
+    started = time.monotonic()
+    done = query(tmp_path)
     took = time.monotonic() - started
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines() == [
@@ -62,14 +66,7 @@ def test_a_job_that_never_answers_fails_fast(tmp_path: Path, silent_server: int)
 def test_a_stale_endpoint_file_says_the_job_is_not_running(tmp_path: Path) -> None:
     endpoint, _ = new_endpoint("gone")  # nothing listens on its port
     publish(endpoint, tmp_path / "gone" / ENDPOINT_FILE)
-    done = subprocess.run(
-        [sys.executable, "-m", "sparkkit", "query", "--checkpoint", str(tmp_path), "SELECT 1"],
-        capture_output=True,
-        text=True,
-        env=driver_env(),
-        cwd=ROOT,
-        timeout=90,
-    )
+    done = query(tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"sparkkit: error: job gone (pid {endpoint.pid}) is not running: its endpoint file is left from a "

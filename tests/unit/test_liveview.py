@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -21,13 +20,7 @@ from sparkkit.liveview import (
     status_text,
 )
 from sparkkit.metrics import METRICS_FILE, MetricsLog, dstream_record, structured_record
-
-PROGRESS = Path(__file__).parent.parent / "data" / "progress"
-LATEST = {"views:0": 1309, "views:1": 1262}
-
-
-def captured(name: str) -> dict[str, Any]:
-    return json.loads((PROGRESS / f"{name}.json").read_text())
+from tests.captures import LATEST, captured
 
 
 def windowed() -> dict[str, Any]:

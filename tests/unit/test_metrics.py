@@ -16,7 +16,6 @@ import json
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -30,14 +29,7 @@ from sparkkit.metrics import (
     read_metrics,
     structured_record,
 )
-
-PROGRESS = Path(__file__).parent.parent / "data" / "progress"
-#: The topic's end when the captures were made.
-LATEST = {"views:0": 1309, "views:1": 1262}
-
-
-def captured(name: str) -> dict[str, Any]:
-    return json.loads((PROGRESS / f"{name}.json").read_text())
+from tests.captures import LATEST, captured
 
 
 def test_a_windowed_kafka_batch_gives_its_fields_and_keeps_the_whole_progress() -> None:
