@@ -369,6 +369,7 @@ def ratios(variants: dict[str, Any]) -> dict[str, float | None]:
         "peak_rss": over(exact["rss"]["peak_mib"], approx["rss"]["peak_mib"]),
         "last_minute_rss": over(exact["rss"]["last_minute_mean_mib"], approx["rss"]["last_minute_mean_mib"]),
         "state_rows_at_end": over(end_e.get("state_rows"), end_a.get("state_rows")),
+        "state_rows_peak": over(exact["state_peak"]["state_rows"], approx["state_peak"]["state_rows"]),
         "state_memory_at_end": over(end_e.get("state_memory_bytes"), end_a.get("state_memory_bytes")),
         "state_memory_peak": over(
             exact["state_peak"]["state_memory_bytes"], approx["state_peak"]["state_memory_bytes"]

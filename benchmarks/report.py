@@ -505,23 +505,51 @@ def approx_section(results: dict[str, Any]) -> list[str]:
         + ", ".join(f"{name} {v['load_average_at_start'][0]:.1f}" for name, v in variants.items())
         + " (2 cores).",
         "",
-        f"| variant | peak RSS (MiB) | last-minute mean RSS (MiB) | `{query}` state rows at the end | "
-        "its state memory at the end | its peak state memory |",
-        "| --- | --- | --- | --- | --- | --- |",
+        f"| variant | peak RSS (MiB) | last-minute mean RSS (MiB) | `{query}` state rows at the end (peak) | "
+        "its state memory at the end (peak) |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for name, v in variants.items():
-        end = v.get("state_at_end") or {}
+        end, peak = v.get("state_at_end") or {}, v["state_peak"]
         lines.append(
             f"| {name} | {mib(v['rss']['peak_mib'])} | {mib(v['rss']['last_minute_mean_mib'])} | "
-            f"{count(end.get('state_rows'))} | {human_bytes(end.get('state_memory_bytes'))} | "
-            f"{human_bytes(v['state_peak']['state_memory_bytes'])} |"
+            f"{count(end.get('state_rows'))} ({count(peak['state_rows'])}) | "
+            f"{human_bytes(end.get('state_memory_bytes'))} ({human_bytes(peak['state_memory_bytes'])}) |"
         )
     if ratios:
         lines.append(
             f"| exact / approx | {times(ratios.get('peak_rss'))} | {times(ratios.get('last_minute_rss'))} | "
-            f"{times(ratios.get('state_rows_at_end'))} | {times(ratios.get('state_memory_at_end'))} | "
-            f"{times(ratios.get('state_memory_peak'))} |"
+            f"{times(ratios.get('state_rows_at_end'))} ({times(ratios.get('state_rows_peak'))}) | "
+            f"{times(ratios.get('state_memory_at_end'))} ({times(ratios.get('state_memory_peak'))}) |"
         )
+    load = {name: [s["load1"] for s in v["samples"] if "load1" in s] for name, v in variants.items()}
+    if all(load.values()):
+        lines += [
+            "",
+            "1-minute load during the runs (at each sample): "
+            + "; ".join(f"{name} mean {statistics.mean(x):.1f}, max {max(x):.1f}" for name, x in load.items())
+            + ".",
+        ]
+    operators = [
+        f"{name} "
+        + ", ".join(f"{count(rows)} rows / {human_bytes(memory)}" for rows, memory in end["operators"])
+        for name, v in variants.items()
+        if (end := v.get("state_at_end")) and end.get("operators")
+    ]
+    if operators:
+        lines += [
+            "",
+            f"`{query}`'s state operators in its last batch (rows / memory each): "
+            + "; ".join(operators)
+            + ". "
+            "The other stateful queries at their last batch (approx run): "
+            + ", ".join(
+                f"{q} {count(s['state_rows'])} rows / {human_bytes(s['state_memory_bytes'])}"
+                for q, s in variants.get("approx", first)["state_at_end_all_queries"].items()
+                if q != query
+            )
+            + ".",
+        ]
     lines += [
         "",
         "The windows each run emitted (its final answers; times UTC), against the true number of distinct "
@@ -544,6 +572,19 @@ def approx_section(results: dict[str, Any]) -> list[str]:
         for w in v["windows"]
         if w.get("formula_users") is not None and w["formula_users"] != w["true_users"]
     ]
+    estimated = [w for w in variants.get("approx", {}).get("windows", []) if "errors_in_rse" in w]
+    if estimated:
+        full = [w for w in estimated if not w.get("partial")] or estimated
+        lines += [
+            "",
+            f"The estimates, over the {len(full)} full windows: mean error "
+            f"{statistics.mean(w['relative_error'] for w in full):+.2%} "
+            f"({statistics.mean(w['errors_in_rse'] for w in full):+.2f} rse); over all {len(estimated)}, "
+            f"{sum(w['error'] < 0 for w in estimated)} below the truth, the largest "
+            f"{max(abs(w['errors_in_rse']) for w in estimated):.2f} rse away "
+            f"({sum(abs(w['errors_in_rse']) <= 1 for w in estimated)} within one rse, "
+            f"{sum(abs(w['errors_in_rse']) <= 2 for w in estimated)} within two).",
+        ]
     checked = [w for v in variants.values() for w in v["windows"] if w.get("formula_users") is not None]
     if checked:
         lines += [
@@ -565,8 +606,15 @@ def approx_section(results: dict[str, Any]) -> list[str]:
             "",
             f"The {name} run: exit code {v['returncode']}"
             + (" (killed: it did not end in time)" if v.get("timed_out") else "")
-            + f", {v['wall_s'] / 60:.1f} min in all, {v['error_lines']} error lines, "
-            f"{lag['falling_behind_warnings']} 'falling behind' warnings; median batch time " + medians + ".",
+            + f", {v['wall_s'] / 60:.1f} min in all, {v['error_lines']} error lines"
+            + (
+                f", {lag['falling_behind_warnings']} 'falling behind' warnings"
+                if lag["falling_behind_warnings"]
+                else ""
+            )
+            + "; median batch time "
+            + medians
+            + ".",
         ]
     lines += ["", f"![approx memory]({APPROX_PLOT.name})", ""]
     return lines
