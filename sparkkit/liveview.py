@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sparkkit.errors import NotRunningError
-from sparkkit.metrics import METRICS_FILE, latest_by_query, observed_record, read_metrics
+from sparkkit.metrics import METRICS_FILE, latest_by_query, read_metrics
 
 #: Shown in a table cell whose value is unknown.
 MISSING = "\u2013"  # an en dash
@@ -169,14 +169,8 @@ class LiveView:
         self._display: Live | None = None
         self._stopped = False
 
-    def update(
-        self, record_or_query: Mapping[str, Any] | str, record: Mapping[str, Any] | None = None
-    ) -> None:
-        """Show a record: redraw the table with it, or print its line.
-
-        Called ``update(record)``, or ``update(query, record)`` as a batch observer.
-        """
-        record = observed_record(record_or_query, record)
+    def update(self, record: Mapping[str, Any]) -> None:
+        """Show a record: redraw the table with it, or print its line (a batch observer)."""
         with self._lock:
             if self._stopped:
                 return

@@ -5,9 +5,9 @@ sparkkit's own counts) under fixed keys, so ``sparkkit status`` and the live vie
 query alike; a Structured record also keeps Spark's whole progress under ``progress``.
 
 Kafka lag is ``latestOffset - endOffset`` summed over partitions. Spark reports ``latestOffset``
-only for sources that report it: its own Kafka connector does, sparkkit's Python Data Source
-(:mod:`sparkkit.sources.kafka`) does not implement ``reportLatestOffset`` and gets ``null``, so
-for it the caller passes the latest offsets it fetched itself.
+only for sources that report it: its own Kafka connector does, and so does sparkkit's Python Data
+Source (:mod:`sparkkit.sources.kafka`, through ``reportLatestOffset``: the end offsets it fetched
+to plan the batch). For a source that reports none, a caller may pass the latest offsets itself.
 """
 
 from __future__ import annotations
@@ -195,17 +195,6 @@ def _checked_counts(counts: Mapping[str, int] | None) -> dict[str, int]:
     return counts
 
 
-def observed_record(
-    record_or_query: Mapping[str, Any] | str, record: Mapping[str, Any] | None
-) -> Mapping[str, Any]:
-    """The record of a call ``f(record)`` or of a batch observer's call ``f(query, record)``."""
-    if isinstance(record_or_query, str):
-        if record is None:
-            raise TypeError("a query name needs its record")
-        return record
-    return record_or_query
-
-
 class MetricsLog:
     """A JSON-lines file of records, appended to by listener threads.
 
@@ -230,14 +219,8 @@ class MetricsLog:
             existing.seek(-1, 2)
             return existing.read(1) != b"\n"
 
-    def append(
-        self, record_or_query: Mapping[str, Any] | str, record: Mapping[str, Any] | None = None
-    ) -> None:
-        """Write a record as one line (datetimes and other non-JSON values as strings).
-
-        Called ``append(record)``, or ``append(query, record)`` as a batch observer.
-        """
-        record = observed_record(record_or_query, record)
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Write a record as one line (datetimes and other non-JSON values as strings); a batch observer."""
         line = json.dumps(record, default=str) + "\n"
         with self._lock:
             if self._file is None:

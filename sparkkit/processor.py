@@ -250,7 +250,7 @@ class Processor(Supervised):
     show : int
         Print up to this many rows of each ``memory://`` query's batches as they come (0: none).
     observers : sequence of callables, optional
-        Each called with a query's name and its metrics record after each of its batches (an
+        Each called with a query's metrics record after each of its batches (an
         ingest query's record carries ``archived``: the records it archived in this run).
     """
 
@@ -441,8 +441,9 @@ class Processor(Supervised):
         self.supervisor = Supervisor(self.spark, queries, self._release, [self._on_batch]).start()
         return self
 
-    def _on_batch(self, query: str, record: dict[str, Any]) -> None:
+    def _on_batch(self, record: dict[str, Any]) -> None:
         """After each batch: count what was archived, renew the query's state views, tell the observers."""
+        query = record["query"]
         if query.endswith(".archive"):
             stream = query.removesuffix(".archive")
             self._archived[stream] = self._archived.get(stream, 0) + int(record.get("input_rows") or 0)
@@ -450,7 +451,7 @@ class Processor(Supervised):
         if query in self.pipeline.queries and record.get("state_rows") is not None:
             self.state_views.refresh(query)
         for observer in self.observers:
-            observer(query, record)
+            observer(record)
 
     def _release(self) -> None:
         self.state_views.drop()

@@ -91,20 +91,21 @@ def reset_stats(key: str) -> RunStats:
         return _RUNS[key]
 
 
-#: Called with each completed batch's metrics record (see :mod:`sparkkit.metrics`), on Spark's
-#: listener thread: it must be quick and must not raise.
-BatchObserver = Callable[[str, dict[str, Any]], None]
+#: Called with each completed batch's metrics record (see :mod:`sparkkit.metrics`; the query's
+#: name is its ``query``), on Spark's listener thread: it must be quick and must not raise.
+BatchObserver = Callable[[dict[str, Any]], None]
 
 
 def _counts(stats: RunStats) -> dict[str, int]:
     return {"rows_written": stats.rows, "dead_letters": stats.dead_letters}
 
 
-def _notify(observers: Sequence[BatchObserver], query: str, record: dict[str, Any]) -> None:
+def _notify(observers: Sequence[BatchObserver], record: dict[str, Any]) -> None:
     for observer in observers:
         try:
-            observer(query, record)
+            observer(record)
         except Exception as exc:  # an observer must never stop the query it watches
+            query = record.get("query")
             print(f"[sparkkit] warning: {query}: batch observer failed: {exc}", file=sys.stderr, flush=True)
 
 
@@ -131,7 +132,7 @@ class DStreamProgress(StreamingListener):
                 int(info.schedulingDelay()),
                 _counts(stats),
             )
-            _notify(self.observers, self.name, record)
+            _notify(self.observers, record)
         stats.complete(info.batchTime().milliseconds(), int(info.processingDelay()))
 
 
@@ -163,7 +164,7 @@ class StructuredProgress(StreamingQueryListener):
             from sparkkit.metrics import structured_record
 
             record = structured_record(json.loads(progress.json), name, _counts(stats))
-            _notify(self.observers, name, record)
+            _notify(self.observers, record)
         stats.complete(progress.batchId, int(progress.batchDuration), dropped)
 
     def onQueryIdle(self, event: Any) -> None:

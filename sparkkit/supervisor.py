@@ -183,8 +183,8 @@ class Supervisor:
     cleanup : callable, optional
         Called once after everything has stopped (temporary directories, for instance).
     observers : sequence of callables, optional
-        Each called with a query's name and its metrics record after each of its batches (the
-        metrics file, the live view, the state views).
+        Each called with a query's metrics record after each of its batches (the metrics file,
+        the live view, the state views).
     """
 
     def __init__(

@@ -91,7 +91,7 @@ class StreamHarness:
         """A fresh ``last_metrics``, and the observer that fills it."""
         self.last_metrics = []
         records = self.last_metrics
-        return [lambda query, record: records.append(record)]
+        return [records.append]
 
     @property
     def dead_letter_dir(self) -> Path:

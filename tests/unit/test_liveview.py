@@ -89,7 +89,7 @@ def test_without_live_each_update_prints_its_line() -> None:
     with LiveView("run", out) as view:  # a StringIO is no terminal
         assert not view.live
         view.update(windowed())
-        view.update("lines", stateless())  # as a batch observer
+        view.update(stateless())
     view.update(dstream())  # stopped: nothing more
     assert out.getvalue().splitlines() == [metrics_line(windowed()), metrics_line(stateless())]
 

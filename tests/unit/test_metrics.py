@@ -213,12 +213,3 @@ def test_the_latest_record_of_each_query_in_first_seen_order() -> None:
     latest = latest_by_query(records)
     assert list(latest) == ["b", "a"]
     assert latest["b"]["batch"] == 1
-
-
-def test_the_log_is_also_a_batch_observer_called_with_the_query_and_its_record(tmp_path: Path) -> None:
-    path = tmp_path / "metrics.jsonl"
-    with MetricsLog(path) as log:
-        log.append("wc", dstream_record("wc", 1000, 1, 1, 1))
-        with pytest.raises(TypeError, match="needs its record"):
-            log.append("wc")
-    assert [r["query"] for r in read_metrics(path)] == ["wc"]
