@@ -423,42 +423,51 @@ def plot_approx_memory(results: dict[str, Any]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
-    rows = bottom.twinx()
+    fig, (top, memory, rows, accuracy) = plt.subplots(
+        4, 1, figsize=(7, 9), sharex=True, gridspec_kw={"height_ratios": [3, 3, 3, 2]}
+    )
     for name, v in results["variants"].items():
         color = APPROX_COLORS.get(name)
         samples, curve = v["samples"], [c for c in v["state_curve"] if c["state_rows"] is not None]
         top.plot([s["t_s"] / 60 for s in samples], [s["total_mib"] for s in samples], color=color, label=name)
         minutes = [c["t_s"] / 60 for c in curve]
-        bottom.plot(
-            minutes,
-            [(c["state_memory_bytes"] or 0) / 2**20 for c in curve],
-            color=color,
-            label=f"{name}: memory",
-        )
-        rows.plot(
-            minutes,
-            [c["state_rows"] for c in curve],
-            color=color,
-            linestyle=":",
-            label=f"{name}: rows (right)",
-        )
-        for ax in (top, bottom):
+        memory.plot(minutes, [(c["state_memory_bytes"] or 0) / 2**20 for c in curve], color=color, label=name)
+        rows.plot(minutes, [max(c["state_rows"], 1) for c in curve], color=color, label=name)
+        checked = [r for r in (v.get("estimates") or {}).get("rows", []) if "errors_in_rse" in r]
+        if checked:
+            accuracy.plot(
+                [r["t_s"] / 60 for r in checked],
+                [r["errors_in_rse"] for r in checked],
+                color=color,
+                marker=".",
+                markersize=3,
+                linewidth=0.8,
+                label=f"{name}: (estimate - exact) / (rse x exact)",
+            )
+        for ax in (top, memory, rows, accuracy):
             for key in ("queries_started_s", "stop_requested_s"):
                 if v.get(key) is not None:
                     ax.axvline(v[key] / 60, color=color, linestyle="--", linewidth=0.6, alpha=0.6)
-    query = results["query"]
-    top.set_ylabel("total RSS of the process tree (MiB)")
+    query, goal = results["query"], results.get("goal_rse", 4)
+    top.set_ylabel("total RSS (MiB)")
     top.set_ylim(bottom=0)
-    top.set_title(f"default pipeline + {query}, {results['minutes']} min each: exact vs approx")
+    top.set_title(
+        f"default pipeline + {query} ({results.get('window_minutes', '?')}-minute window, "
+        f"{results['rate']:,} clicks/s), {results['minutes']} min each"
+    )
     top.legend(fontsize=8, loc="lower right")
-    bottom.set_ylabel(f"{query} state memory (MiB)")
-    bottom.set_ylim(bottom=0)
-    rows.set_ylabel("state rows (dotted)")
-    rows.set_ylim(bottom=0)
-    handles = bottom.get_legend_handles_labels()[0] + rows.get_legend_handles_labels()[0]
-    bottom.legend(handles, [str(h.get_label()) for h in handles], fontsize=7, loc="upper left")
-    bottom.set_xlabel("minutes since the driver started (dashed: queries started, stop requested)")
+    memory.set_ylabel(f"{query}\nstate memory (MiB)")
+    memory.set_ylim(bottom=0)
+    rows.set_ylabel(f"{query}\nstate rows")
+    rows.set_yscale("log")
+    for sign in (-1, 1):
+        accuracy.axhline(sign * goal, color="grey", linestyle=":", linewidth=0.8)
+    accuracy.axhline(0, color="grey", linewidth=0.5)
+    accuracy.set_ylim(-goal - 1, goal + 1)
+    accuracy.set_ylabel("error (rse)")
+    if accuracy.get_legend_handles_labels()[0]:
+        accuracy.legend(fontsize=7, loc="lower right")
+    accuracy.set_xlabel("minutes since the driver started (dashed: queries started, stop requested)")
     fig.tight_layout()
     fig.savefig(APPROX_PLOT, dpi=100)
     plt.close(fig)
@@ -486,6 +495,7 @@ def approx_section(results: dict[str, Any]) -> list[str]:
     first = next(iter(variants.values()))
     others = [name for name, approx in first["pipeline"]["queries"].items() if name != query]
     hll = [name for name in others if first["pipeline"]["queries"][name]]
+    window, goal = results.get("window_minutes"), results.get("goal_rse", 4)
     lines = [
         "## Exact against approximate distinct counts: memory",
         "",
@@ -493,12 +503,19 @@ def approx_section(results: dict[str, Any]) -> list[str]:
         f"{results['minutes']}m`, one after the other, each over conf/jobs/streams.toml (standing queries "
         + ", ".join(f"`{name}`" for name in others)
         + (f"; {', '.join(f'`{n}`' for n in hll)} already `approx = true`" if hll else "")
-        + f") plus one query, `{query}`: distinct users per 1-minute window over clicks, into `json://`. "
-        f"The clicks source is widened to `{first['pipeline']['clicks_source'].split('?', 1)[1]}` in both. "
+        + f") plus one query, `{query}`: distinct users per {window}-minute window over clicks, into "
+        "`json://`. The window is placed to open as the driver is launched "
+        f"(`window(ts, '{window} minutes', '{window} minutes', startTime)`, startTime the launch second "
+        f"modulo {window} minutes), so it stays open for the whole run and an exact count has to keep "
+        "every user seen so far. The clicks source is raised to "
+        f"`{first['pipeline']['clicks_source'].split('?', 1)[1]}` in both runs (the pipeline's own: "
+        "300/s over 2,000 users), so that nearly every click is a user not seen before. "
         "**exact**: Structured Streaming refuses `count(DISTINCT key)`, so a two-level aggregation "
-        "(`GROUP BY window(ts, '1 minute'), key`, then `count(*) GROUP BY window`; append mode, the "
-        "watermark on ts closes both); **approx**: `approx = true` and `count(DISTINCT key) AS users` "
-        "(an HLL sketch, `hll_sketch_agg(key, 12)`, plus `users_rse`). Memory is sampled every "
+        "(`GROUP BY window, key`, then `count(*) GROUP BY window`); Spark chains aggregations in append "
+        "mode only, so this query is in append mode and, its window never closing, writes nothing: it "
+        "is measured for its state. **approx**: `approx = true` and `count(DISTINCT key) AS users` "
+        "(an HLL sketch, `hll_sketch_agg(key, 12)`, plus `users_rse`), in update mode: every batch "
+        "writes the open window's current estimate. Memory is sampled every "
         f"{results['interval_s']:.0f} s as in the processor-memory benchmark below (RSS of the whole "
         "process tree); the state is the query's `state_rows` and `state_memory_bytes` (RocksDB) from "
         "ROOT/shop/metrics.jsonl. The machine's 1-minute load as each run started: "
@@ -522,6 +539,32 @@ def approx_section(results: dict[str, Any]) -> list[str]:
             f"{times(ratios.get('state_rows_at_end'))} ({times(ratios.get('state_rows_peak'))}) | "
             f"{times(ratios.get('state_memory_at_end'))} ({times(ratios.get('state_memory_peak'))}) |"
         )
+    minutes = {name: v.get("per_minute") or [] for name, v in variants.items()}
+    if all(minutes.values()):
+        names = list(variants)
+        lines += [
+            "",
+            f"Over time, minute by minute since the queries started: the mean total RSS in the minute, "
+            f"and `{query}`'s state at its last batch in the minute (rows / memory).",
+            "",
+            "| minute | "
+            + " | ".join(f"{n} RSS (MiB)" for n in names)
+            + " | "
+            + " | ".join(f"{n} state" for n in names)
+            + " |",
+            "| --- |" + " --- |" * (2 * len(names)),
+        ]
+        for i, row in enumerate(minutes[names[0]]):
+            at = [minutes[n][i] if i < len(minutes[n]) else {} for n in names]
+            lines.append(
+                f"| {row['minute']} | "
+                + " | ".join(mib(m.get("total_mean_mib")) for m in at)
+                + " | "
+                + " | ".join(
+                    f"{count(m.get('state_rows'))} / {human_bytes(m.get('state_memory_bytes'))}" for m in at
+                )
+                + " |"
+            )
     load = {name: [s["load1"] for s in v["samples"] if "load1" in s] for name, v in variants.items()}
     if all(load.values()):
         lines += [
@@ -550,51 +593,8 @@ def approx_section(results: dict[str, Any]) -> list[str]:
             )
             + ".",
         ]
-    lines += [
-        "",
-        "The windows each run emitted (its final answers; times UTC), against the true number of distinct "
-        "users in the window, counted from the clicks archive (the records the queries read). The two "
-        "runs cover different minutes; a window the run began inside is marked partial.",
-        "",
-        "| run | window | answer | true | error | error / rse |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    for name, v in variants.items():
-        for w in v["windows"]:
-            window = f"[{w['start'][11:16]}, {w['end'][11:16]})" + (" partial" if w.get("partial") else "")
-            rse = f"{w['errors_in_rse']:+.2f} (rse {w['rse']:.2%})" if "errors_in_rse" in w else "-"
-            relative = f" ({w['relative_error']:+.2%})" if w.get("relative_error") else ""
-            error = f"{w['error']:+,}{relative}"
-            lines.append(f"| {name} | {window} | {w['users']:,} | {w['true_users']:,} | {error} | {rse} |")
-    mismatched = [
-        f"{name} {w['start']}"
-        for name, v in variants.items()
-        for w in v["windows"]
-        if w.get("formula_users") is not None and w["formula_users"] != w["true_users"]
-    ]
-    estimated = [w for w in variants.get("approx", {}).get("windows", []) if "errors_in_rse" in w]
-    if estimated:
-        full = [w for w in estimated if not w.get("partial")] or estimated
-        lines += [
-            "",
-            f"The estimates, over the {len(full)} full windows: mean error "
-            f"{statistics.mean(w['relative_error'] for w in full):+.2%} "
-            f"({statistics.mean(w['errors_in_rse'] for w in full):+.2f} rse); over all {len(estimated)}, "
-            f"{sum(w['error'] < 0 for w in estimated)} below the truth, the largest "
-            f"{max(abs(w['errors_in_rse']) for w in estimated):.2f} rse away "
-            f"({sum(abs(w['errors_in_rse']) <= 1 for w in estimated)} within one rse, "
-            f"{sum(abs(w['errors_in_rse']) <= 2 for w in estimated)} within two).",
-        ]
-    checked = [w for v in variants.values() for w in v["windows"] if w.get("formula_users") is not None]
-    if checked:
-        lines += [
-            "",
-            f"The archive's counts agree with the generator's formula for all {len(checked)} windows."
-            if not mismatched
-            else "The archive's counts differ from the generator's formula for "
-            + ", ".join(mismatched)
-            + ".",
-        ]
+    lines += accuracy_lines(variants.get("approx", {}), goal)
+    lines += pace_lines(variants, query)
     for name, v in variants.items():
         lag = v["lag"]
         medians = ", ".join(
@@ -618,6 +618,89 @@ def approx_section(results: dict[str, Any]) -> list[str]:
         ]
     lines += ["", f"![approx memory]({APPROX_PLOT.name})", ""]
     return lines
+
+
+def accuracy_lines(approx: dict[str, Any], goal: float) -> list[str]:
+    """The approx run's estimates of the open window against the exact count at the same batch."""
+    found = approx.get("estimates") or {}
+    rows = [r for r in found.get("rows", []) if "errors_in_rse" in r]
+    if not rows:
+        return []
+    started = approx.get("queries_started_s") or 0
+    shown: dict[int, dict[str, Any]] = {}
+    for r in rows:  # the last batch of each minute since the queries started
+        shown[max(0, int((r["t_s"] - started) // 60)) + 1] = r
+    last = rows[-1]
+    lines = [
+        "",
+        "Accuracy while the window is open: the approx run's estimate at each batch (its `json://` "
+        "output) against the exact number of distinct users in the window among the clicks that batch "
+        "and the ones before it had read (the archive files its file source log lists, read with "
+        "pyarrow). The last batch of each minute since the queries started:",
+        "",
+        "| minute | batch | estimate | exact | error | error / rse |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for minute, r in sorted(shown.items()):
+        lines.append(
+            f"| {minute} | {r['batch']} | {r['users']:,} | {r['true_users']:,} | "
+            f"{r['error']:+,} ({r['relative_error']:+.2%}) | {r['errors_in_rse']:+.2f} |"
+        )
+    lines += [
+        "",
+        f"At the last batch ({last['batch']}): estimate {last['users']:,}, exact {last['true_users']:,}, "
+        f"error {last['relative_error']:+.2%} = {last['errors_in_rse']:+.2f} rse (rse "
+        f"{last['rse']:.2%}). Goal: within {goal:g} rse — {verdict(found.get('goal_met', False))}. "
+        f"Over all {len(rows)} batches: {found['within_1_rse']} within one rse, {found['within_2_rse']} "
+        f"within two, {found['within_goal']} within {goal:g}, the largest "
+        f"{found['largest_errors_in_rse']:+.2f} rse, {found['below_truth']} below the exact count "
+        "(successive estimates come from one growing sketch: they are not independent draws).",
+    ]
+    facts = found.get("facts") or {}
+    if facts.get("formula_users") is not None:
+        agrees = facts["formula_users"] == facts.get("true_users_at_last_batch")
+        lines += [
+            "",
+            f"The records the last batch had read in the window are the generator's records "
+            f"{facts['first_seq']:,} to {facts['last_seq']:,} ({facts['records_in_window']:,}, "
+            + ("none missing" if not facts["seq_gaps"] else f"{facts['seq_gaps']:,} missing")
+            + f"; {facts['records_outside_window']:,} read outside the window); the generator's formula "
+            f"gives {facts['formula_users']:,} distinct users for them, "
+            + ("as the archive does." if agrees else f"the archive {facts['true_users_at_last_batch']:,}."),
+        ]
+    return lines
+
+
+def pace_lines(variants: dict[str, Any], query: str) -> list[str]:
+    """Did the clicks ingest, and the extra query behind it, keep pace with the raised rate?"""
+    parts = []
+    for name, v in variants.items():
+        ingest = v.get("ingest") or {}
+        if not ingest.get("median_batch_ms"):
+            continue
+        behind = ((v.get("estimates") or {}).get("facts") or {}).get("query_behind_s") or {}
+        parts.append(
+            f"{name} run: median {ingest['median_batch_ms'] / 1000:.1f} s (p90 "
+            f"{ingest['p90_batch_ms'] / 1000:.1f}, max {ingest['max_batch_ms'] / 1000:.1f}; first half "
+            f"{ingest['first_half_median_batch_ms'] / 1000:.1f}, second half "
+            f"{ingest['second_half_median_batch_ms'] / 1000:.1f}), {ingest['over_trigger']} of "
+            f"{ingest['batches_after_first_minute']} batches over the trigger, {ingest['rows_per_s']:,.0f} "
+            f"rows/s archived"
+            + (
+                f"; `{query}` read the archive a median {behind['median']:.1f} s behind (a batch's end "
+                f"less the newest event time read), {behind['last']:.1f} s at its last batch"
+                if behind.get("median") is not None
+                else ""
+            )
+        )
+    if not parts:
+        return []
+    first = next(v for v in variants.values() if v.get("ingest"))
+    return [
+        "",
+        f"Does the clicks ingest keep pace at {first['ingest']['rate']:,} clicks/s? Its batch times after "
+        f"its first minute (trigger {first['ingest']['trigger_ms'] / 1000:.0f} s), " + "; ".join(parts) + ".",
+    ]
 
 
 def run_picture_section() -> list[str]:

@@ -233,6 +233,8 @@ def test_approximate_distinct_counts_lie_within_4_standard_errors(job: dict[str,
         distinct = len({r["key"] for r in records})
         assert row["n"] == len(records)
         assert row["users_rse"] == pytest.approx(hll_rse(LG_K))
+        error = (row["users"] - distinct) / distinct
+        print(f"window {w}: {distinct} distinct, estimate {row['users']}, {error / hll_rse(LG_K):+.2f} rse")
         assert abs(row["users"] - distinct) <= 4 * row["users_rse"] * distinct, (w, row, distinct)
 
 
@@ -250,9 +252,11 @@ def test_quantiles_and_heavy_hitters_lie_within_their_bounds(job: dict[str, Any]
         high = sum(v <= row["median"] for v in values)
         slack = row["median_rank_error"] * n
         assert low - slack <= n * 0.5 <= high + slack, (w, row["median"], low, high)
+        print(f"window {w}: median rank {low}..{high} of {n} (asked {n // 2}, bound ±{slack:.1f})")
         counts = Counter(r["key"] for r in records)
         for item in row["top"]:
             assert abs(item["count"] - counts[item["item"]]) <= row["top_max_error"], (w, item)
+            print(f"window {w}: {item['item']} counted {item['count']}, exact {counts[item['item']]}")
         assert {i["item"] for i in row["top"]} == {k for k, _ in counts.most_common(3)}
 
 
@@ -266,6 +270,7 @@ def test_window_sketches_merge_into_any_range(job: dict[str, Any]) -> None:
     )
     [answer] = rows(job["root"], sql)
     distinct = len({r["key"] for r in RECORDS if first <= window_of(r) < last})
+    print(f"windows {first}..{last - 1} merged: {distinct} distinct, estimate {answer['users']}")
     assert abs(answer["users"] - distinct) <= 4 * hll_rse(LG_K) * distinct, (answer, distinct)
 
 
@@ -283,6 +288,7 @@ def test_sample_is_uniform_and_states_its_error(job: dict[str, Any]) -> None:
     assert [r["fraction_error"] for r in sample] == pytest.approx([error] * SAMPLE)
     hot = sum(r["key"].startswith("hot-") for r in RECORDS) / n
     hot_in_sample = sum(r["key"].startswith("hot-") for r in sample) / SAMPLE
+    print(f"sample: hot fraction {hot_in_sample:.3f}, exact {hot:.3f}, fraction_error {error:.4f}")
     assert abs(hot_in_sample - hot) <= 4 * error
 
 
