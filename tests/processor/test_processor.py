@@ -117,6 +117,11 @@ def seconds(text: str) -> float:
     return (datetime.fromisoformat(text.replace("Z", "+00:00")) - BASE).total_seconds()
 
 
+def seconds_of(moment: datetime) -> float:
+    """Seconds since BASE of a timestamp Spark returned (naive, in the session's UTC)."""
+    return (moment.replace(tzinfo=timezone.utc) - BASE).total_seconds()
+
+
 def expected_views(clicks: list[dict[str, Any]]) -> Counter[tuple[float, str]]:
     return Counter((seconds(c["ts"]) // WINDOW_S * WINDOW_S, c["page"]) for c in clicks)
 
@@ -169,6 +174,17 @@ def test_streams_queries_archive_and_backfill_are_exact(spark: SparkSession, tmp
         drop(tmp_path / "clicks", "r3.json", [json.dumps(LATE), json.dumps(FLUSH)])
         processor.process_all_available()
         working = spark.sql("SELECT user FROM global_temp.clicks").collect()
+        for name in ("page_views", "bought"):  # the state views are made after each batch's progress
+            last = processor.supervisor.query(name).query.lastProgress["batchId"]  # type: ignore[union-attr]
+            assert processor.stats(name).wait_for(lambda s, last=last: last in s.completed, 60)
+        assert sorted(processor.state_views.views) == [
+            "bought_state_left",
+            "bought_state_right",
+            "page_views_state",
+        ]
+        state = spark.sql("SELECT window, page, count FROM global_temp.page_views_state").collect()
+        left = spark.sql("SELECT * FROM global_temp.bought_state_left").collect()
+        right = spark.sql("SELECT * FROM global_temp.bought_state_right").collect()
     finally:
         processor.stop()
 
@@ -179,6 +195,12 @@ def test_streams_queries_archive_and_backfill_are_exact(spark: SparkSession, tmp
     # the windowed count: every window the flush closed, the late record dropped and counted
     assert views_of(json_rows(out / "page_views")) == expected_views(on_time)
     assert processor.stats("page_views").dropped_late == 1
+    # the state still held: each open window's count is exact; the join buffers real records
+    views = expected_views([*on_time, FLUSH])
+    assert state and all(views[(seconds_of(r["window"]["start"]), r["page"])] == r["count"] for r in state)
+    assert (200.0, "flush") in {(seconds_of(r["window"]["start"]), r["page"]) for r in state}
+    assert {(r["user"], seconds_of(r["ts"])) for r in left} <= {(c["user"], seconds(c["ts"])) for c in clicks}
+    assert {(r["user"], seconds_of(r["ts"])) for r in right} <= {(b["user"], seconds(b["ts"])) for b in buys}
     # the join of two streams at different rates, with an event-time range
     assert pairs_of(json_rows(out / "bought")) == expected_pairs(clicks, buys)
     # a stream read from its source (archive = false), into memory://
