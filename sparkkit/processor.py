@@ -449,7 +449,7 @@ class Processor(Supervised):
             self._archived[stream] = self._archived.get(stream, 0) + int(record.get("input_rows") or 0)
             record["archived"] = self._archived[stream]
         if query in self.pipeline.queries and record.get("state_rows") is not None:
-            self.state_views.refresh(query)
+            self.state_views.request(query, int(record["batch"]))
         for observer in self.observers:
             observer(record)
 

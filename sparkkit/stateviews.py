@@ -77,9 +77,11 @@ def state_readers(spark: SparkSession, query: str, checkpoint: str) -> list[Stat
 class StateViews:
     """Keeps ``global_temp.<query>_state…`` views at each stateful query's latest committed batch.
 
-    ``refresh(query)`` is called after each of the query's batches (from the progress listener);
-    a failure to read the state leaves the previous views in place — ad-hoc reading must never
-    stop the query.
+    ``request(query)`` is called after each of the query's batches (from the progress listener,
+    which must stay quick: a state read takes 0.1-0.3 s, its first one seconds); a thread of its
+    own then makes the query's views again, once for any number of requests that came meanwhile.
+    A failure to read the state leaves the previous views in place and is kept in ``errors``:
+    ad-hoc reading must never stop the query.
     """
 
     def __init__(self, spark: SparkSession, checkpoints: dict[str, str]) -> None:
@@ -87,33 +89,74 @@ class StateViews:
         self.checkpoints = checkpoints
         self.readers: dict[str, list[StateReader]] = {}
         self.errors: dict[str, str] = {}
-        self._lock = threading.Lock()
+        #: The newest batch id of each query whose state the views show.
+        self.refreshed: dict[str, int] = {}
+        self._pending: dict[str, int] = {}
+        self._changed = threading.Condition()
+        self._closed = False
+        self._worker: threading.Thread | None = None
 
     @property
     def views(self) -> list[str]:
         """Every view published so far."""
-        return [reader.view for readers in self.readers.values() for reader in readers]
+        return [reader.view for readers in list(self.readers.values()) for reader in readers]
 
-    def refresh(self, query: str) -> None:
+    def request(self, query: str, batch: int) -> None:
+        """Ask for ``query``'s views to be made again after its batch ``batch`` committed (they
+        are, soon, on the worker thread)."""
+        if query not in self.checkpoints:
+            return
+        with self._changed:
+            if self._closed:
+                return
+            self._pending[query] = max(batch, self._pending.get(query, batch))
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="sparkkit-state-views", daemon=True)
+                self._worker.start()
+            self._changed.notify_all()
+
+    def wait_refreshed(self, query: str, batch: int, timeout: float) -> bool:
+        """Block until ``query``'s views show its state at batch ``batch`` or later."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.refreshed.get(query, -1) >= batch, timeout)
+
+    def _work(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._pending or self._closed)
+                if self._closed:
+                    return
+                pending, self._pending = sorted(self._pending.items()), {}
+            for query, batch in pending:
+                self.refresh(query, batch)
+
+    def refresh(self, query: str, batch: int) -> None:
+        """Make ``query``'s views now, at its latest committed batch (``batch`` or later)."""
         from sparkkit.supervisor import first_line
 
-        checkpoint = self.checkpoints.get(query)
-        if checkpoint is None:
-            return
-        with self._lock:
-            try:
-                if query not in self.readers:
-                    self.readers[query] = state_readers(self.spark, query, checkpoint)
-                for reader in self.readers[query]:
-                    reader.read(self.spark, checkpoint).createOrReplaceGlobalTempView(reader.view)
-                self.errors.pop(query, None)
-            except Exception as exc:
-                self.errors[query] = first_line(exc)
+        checkpoint = self.checkpoints[query]
+        try:
+            if query not in self.readers:
+                self.readers[query] = state_readers(self.spark, query, checkpoint)
+            for reader in self.readers[query]:
+                reader.read(self.spark, checkpoint).createOrReplaceGlobalTempView(reader.view)
+            self.errors.pop(query, None)
+        except Exception as exc:
+            self.errors[query] = first_line(exc)
+        with self._changed:
+            self.refreshed[query] = max(batch, self.refreshed.get(query, batch))
+            self._changed.notify_all()
 
     def drop(self) -> None:
-        """Drop every view (the run is stopping)."""
+        """Stop making views and drop every view (the run is stopping)."""
         import contextlib
 
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+            worker = self._worker
+        if worker is not None:
+            worker.join(30)
         for view in self.views:
             with contextlib.suppress(Exception):
                 self.spark.catalog.dropGlobalTempView(view)

@@ -15,6 +15,7 @@ import random
 import stat
 import subprocess
 import sys
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -163,7 +164,12 @@ def test_endpoint_is_published_for_the_owner_only(job: dict[str, Any]) -> None:
 def test_working_storage_and_state_answer_exactly(job: dict[str, Any]) -> None:
     assert rows(job["root"], "SELECT count(*) AS n FROM global_temp.events") == [{"n": WORKING}]
     exact = Counter(r["key"] for r in RECORDS)
+    # the state views are made again on a thread of their own after each batch: the job may still
+    # be making them from its last batch; ask until they show every record (or time runs out)
+    deadline = time.monotonic() + 60
     state = rows(job["root"], "SELECT key, count FROM global_temp.per_key_state")
+    while sum(r["count"] for r in state) < len(RECORDS) and time.monotonic() < deadline:
+        state = rows(job["root"], "SELECT key, count FROM global_temp.per_key_state")
     assert {r["key"]: r["count"] for r in state} == dict(exact)
     assert len(state) == len(exact)
 

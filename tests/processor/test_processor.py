@@ -176,7 +176,7 @@ def test_streams_queries_archive_and_backfill_are_exact(spark: SparkSession, tmp
         working = spark.sql("SELECT user FROM global_temp.clicks").collect()
         for name in ("page_views", "bought"):  # the state views are made after each batch's progress
             last = processor.supervisor.query(name).query.lastProgress["batchId"]  # type: ignore[union-attr]
-            assert processor.stats(name).wait_for(lambda s, last=last: last in s.completed, 60)
+            assert processor.state_views.wait_refreshed(name, last, 60)
         assert sorted(processor.state_views.views) == [
             "bought_state_left",
             "bought_state_right",
