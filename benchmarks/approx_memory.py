@@ -179,6 +179,7 @@ def state_curve(records: list[dict[str, Any]], start_wall: float) -> list[dict[s
                 "batch_duration_ms": r.get("batch_duration_ms"),
                 "state_rows": r.get("state_rows"),
                 "state_memory_bytes": r.get("state_memory_bytes"),
+                "sst_bytes": sst_bytes(progress),
                 "operators": [
                     [op.get("numRowsTotal"), op.get("memoryUsedBytes")]
                     for op in progress.get("stateOperators") or []
@@ -186,6 +187,16 @@ def state_curve(records: list[dict[str, Any]], start_wall: float) -> list[dict[s
             }
         )
     return curve
+
+
+def sst_bytes(progress: dict[str, Any]) -> int | None:
+    """The size of the RocksDB files of a batch's state operators (``rocksdbSstFileSize``): state on disk."""
+    sizes = [
+        op["customMetrics"]["rocksdbSstFileSize"]
+        for op in progress.get("stateOperators") or []
+        if "rocksdbSstFileSize" in (op.get("customMetrics") or {})
+    ]
+    return sum(sizes) if sizes else None
 
 
 def final_state(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -536,6 +547,7 @@ def run_variant(
         "state_peak": {
             "state_rows": max((c["state_rows"] or 0 for c in curve), default=None),
             "state_memory_bytes": max((c["state_memory_bytes"] or 0 for c in curve), default=None),
+            "sst_bytes": max((c["sst_bytes"] or 0 for c in curve), default=None),
         },
         "state_at_end_all_queries": final_state(records),
         "ingest": ingest_pace(records, interval_ms, rate),
@@ -574,6 +586,7 @@ def ratios(variants: dict[str, Any]) -> dict[str, float | None]:
         "state_rows_at_end": over(end_e.get("state_rows"), end_a.get("state_rows")),
         "state_rows_peak": over(exact["state_peak"]["state_rows"], approx["state_peak"]["state_rows"]),
         "state_memory_at_end": over(end_e.get("state_memory_bytes"), end_a.get("state_memory_bytes")),
+        "sst_at_end": over(end_e.get("sst_bytes"), end_a.get("sst_bytes")),
         "state_memory_peak": over(
             exact["state_peak"]["state_memory_bytes"], approx["state_peak"]["state_memory_bytes"]
         ),

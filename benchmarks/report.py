@@ -523,22 +523,30 @@ def approx_section(results: dict[str, Any]) -> list[str]:
         + " (2 cores).",
         "",
         f"| variant | peak RSS (MiB) | last-minute mean RSS (MiB) | `{query}` state rows at the end (peak) | "
-        "its state memory at the end (peak) |",
-        "| --- | --- | --- | --- | --- |",
+        "its state memory at the end (peak) | its state on disk at the end |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for name, v in variants.items():
         end, peak = v.get("state_at_end") or {}, v["state_peak"]
         lines.append(
             f"| {name} | {mib(v['rss']['peak_mib'])} | {mib(v['rss']['last_minute_mean_mib'])} | "
             f"{count(end.get('state_rows'))} ({count(peak['state_rows'])}) | "
-            f"{human_bytes(end.get('state_memory_bytes'))} ({human_bytes(peak['state_memory_bytes'])}) |"
+            f"{human_bytes(end.get('state_memory_bytes'))} ({human_bytes(peak['state_memory_bytes'])}) | "
+            f"{human_bytes(end.get('sst_bytes'))} |"
         )
     if ratios:
         lines.append(
             f"| exact / approx | {times(ratios.get('peak_rss'))} | {times(ratios.get('last_minute_rss'))} | "
             f"{times(ratios.get('state_rows_at_end'))} ({times(ratios.get('state_rows_peak'))}) | "
-            f"{times(ratios.get('state_memory_at_end'))} ({times(ratios.get('state_memory_peak'))}) |"
+            f"{times(ratios.get('state_memory_at_end'))} ({times(ratios.get('state_memory_peak'))}) | "
+            f"{times(ratios.get('sst_at_end'))} |"
         )
+    lines += [
+        "",
+        "State memory is Spark's `memoryUsedBytes`, its estimate of the RocksDB state store's memory (all "
+        "RocksDB instances of the process share one bounded budget); state on disk is the size of the "
+        "RocksDB files (`rocksdbSstFileSize`); both summed over the query's state operators.",
+    ]
     minutes = {name: v.get("per_minute") or [] for name, v in variants.items()}
     if all(minutes.values()):
         names = list(variants)
