@@ -432,6 +432,15 @@ def plot_approx_memory(results: dict[str, Any]) -> None:
         top.plot([s["t_s"] / 60 for s in samples], [s["total_mib"] for s in samples], color=color, label=name)
         minutes = [c["t_s"] / 60 for c in curve]
         memory.plot(minutes, [(c["state_memory_bytes"] or 0) / 2**20 for c in curve], color=color, label=name)
+        disk = [(c["t_s"] / 60, c["sst_bytes"] / 2**20) for c in curve if c.get("sst_bytes") is not None]
+        if disk:
+            memory.plot(
+                [t for t, _ in disk],
+                [b for _, b in disk],
+                color=color,
+                linestyle=":",
+                label=f"{name}: on disk",
+            )
         rows.plot(minutes, [max(c["state_rows"], 1) for c in curve], color=color, label=name)
         checked = [r for r in (v.get("estimates") or {}).get("rows", []) if "errors_in_rse" in r]
         if checked:
@@ -452,12 +461,13 @@ def plot_approx_memory(results: dict[str, Any]) -> None:
     top.set_ylabel("total RSS (MiB)")
     top.set_ylim(bottom=0)
     top.set_title(
-        f"default pipeline + {query} ({results.get('window_minutes', '?')}-minute window, "
-        f"{results['rate']:,} clicks/s), {results['minutes']} min each"
+        f"+ {query}: {results.get('window_minutes', '?')}-min window, {results['rate']:,} clicks/s, "
+        f"{results['minutes']} min each"
     )
     top.legend(fontsize=8, loc="lower right")
-    memory.set_ylabel(f"{query}\nstate memory (MiB)")
+    memory.set_ylabel(f"{query} state (MiB)\nmemory; dotted: on disk")
     memory.set_ylim(bottom=0)
+    memory.legend(fontsize=7, loc="upper left")
     rows.set_ylabel(f"{query}\nstate rows")
     rows.set_yscale("log")
     for sign in (-1, 1):
@@ -508,8 +518,8 @@ def approx_section(results: dict[str, Any]) -> list[str]:
         f"(`window(ts, '{window} minutes', '{window} minutes', startTime)`, startTime the launch second "
         f"modulo {window} minutes), so it stays open for the whole run and an exact count has to keep "
         "every user seen so far. The clicks source is raised to "
-        f"`{first['pipeline']['clicks_source'].split('?', 1)[1]}` in both runs (the pipeline's own: "
-        "300/s over 2,000 users), so that nearly every click is a user not seen before. "
+        f"`{first['pipeline']['clicks_source'].split('?', 1)[1]}` in both runs, so that nearly every "
+        "click is a user not seen before. "
         "**exact**: Structured Streaming refuses `count(DISTINCT key)`, so a two-level aggregation "
         "(`GROUP BY window, key`, then `count(*) GROUP BY window`); Spark chains aggregations in append "
         "mode only, so this query is in append mode and, its window never closing, writes nothing: it "
@@ -601,7 +611,7 @@ def approx_section(results: dict[str, Any]) -> list[str]:
             )
             + ".",
         ]
-    lines += accuracy_lines(variants.get("approx", {}), goal)
+    lines += accuracy_lines(variants.get("approx", {}), goal, results["minutes"])
     lines += pace_lines(variants, query)
     for name, v in variants.items():
         lag = v["lag"]
@@ -628,7 +638,7 @@ def approx_section(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def accuracy_lines(approx: dict[str, Any], goal: float) -> list[str]:
+def accuracy_lines(approx: dict[str, Any], goal: float, minutes: int) -> list[str]:
     """The approx run's estimates of the open window against the exact count at the same batch."""
     found = approx.get("estimates") or {}
     rows = [r for r in found.get("rows", []) if "errors_in_rse" in r]
@@ -650,8 +660,9 @@ def accuracy_lines(approx: dict[str, Any], goal: float) -> list[str]:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for minute, r in sorted(shown.items()):
+        after = " (stopping)" if minute > minutes else ""
         lines.append(
-            f"| {minute} | {r['batch']} | {r['users']:,} | {r['true_users']:,} | "
+            f"| {minute}{after} | {r['batch']} | {r['users']:,} | {r['true_users']:,} | "
             f"{r['error']:+,} ({r['relative_error']:+.2%}) | {r['errors_in_rse']:+.2f} |"
         )
     lines += [
@@ -695,8 +706,8 @@ def pace_lines(variants: dict[str, Any], query: str) -> list[str]:
             f"{ingest['batches_after_first_minute']} batches over the trigger, {ingest['rows_per_s']:,.0f} "
             f"rows/s archived"
             + (
-                f"; `{query}` read the archive a median {behind['median']:.1f} s behind (a batch's end "
-                f"less the newest event time read), {behind['last']:.1f} s at its last batch"
+                f"; `{query}` a median {behind['median']:.1f} s behind, {behind['last']:.1f} s at its "
+                "last batch"
                 if behind.get("median") is not None
                 else ""
             )
@@ -707,7 +718,10 @@ def pace_lines(variants: dict[str, Any], query: str) -> list[str]:
     return [
         "",
         f"Does the clicks ingest keep pace at {first['ingest']['rate']:,} clicks/s? Its batch times after "
-        f"its first minute (trigger {first['ingest']['trigger_ms'] / 1000:.0f} s), " + "; ".join(parts) + ".",
+        f"its first minute (trigger {first['ingest']['trigger_ms'] / 1000:.0f} s), "
+        + "; ".join(parts)
+        + f". (Behind: the end of a `{query}` batch less the newest event time it had read from the "
+        "archive.)",
     ]
 
 
