@@ -67,6 +67,7 @@ from benchmarks.processor_memory import (
     read_lag,
     read_summary,
     sample,
+    terminate_group,
     window_stats,
 )
 from sparkkit.metrics import read_metrics
@@ -478,12 +479,7 @@ def run_variant(
         if t > hard_limit:
             timed_out = True
             print(f"the driver is still running after {hard_limit} s: SIGTERM", flush=True)
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            terminate_group(proc)
             break
         row = sample(proc.pid, n % HEAP_EVERY == 0, below_jvm)
         if proc.poll() is not None:

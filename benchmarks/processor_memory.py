@@ -296,6 +296,16 @@ def code_state() -> dict[str, Any]:
     return {"commit": git("rev-parse", "HEAD"), "uncommitted": git("status", "--short").splitlines()}
 
 
+def terminate_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the driver's process group; SIGKILL it if it has not ended two minutes later."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def measure(minutes: int, keep: bool) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="sparkkit-bench-memory-"))
     checkpoint, log = workdir / "ck", workdir / "driver.log"
@@ -328,12 +338,7 @@ def measure(minutes: int, keep: bool) -> dict[str, Any]:
         if t > hard_limit:
             timed_out = True
             print(f"the driver is still running after {hard_limit} s: SIGTERM", flush=True)
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            terminate_group(proc)
             break
         before = time.monotonic()
         row = sample(proc.pid, n % HEAP_EVERY == 0, below_jvm)
