@@ -142,13 +142,14 @@ def answer_json_lines(answer: Answer) -> Iterator[str]:
 
 def answer_table(answer: Answer, out: TextIO) -> None:
     """The answer as a table, and how many rows it has."""
-    from rich.console import Console
     from rich.table import Table
+
+    from sparkkit.liveview import console_for
 
     table = Table(*answer.columns, box=box.SIMPLE_HEAD, show_edge=False)
     for row in answer.rows:
         table.add_row(*(_cell(row[column]) for column in answer.columns))
-    console = Console(file=out, width=200 if not out.isatty() else None, markup=False, highlight=False)
+    console = console_for(out, markup=False)
     console.print(table)
     console.print(f"({len(answer.rows)} row{'s' if len(answer.rows) != 1 else ''})")
 

@@ -57,13 +57,18 @@ class Endpoint:
 
     def alive(self) -> bool:
         """Is the process that published this endpoint still running and listening?"""
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:  # another user's process: it exists
-            pass
-        return port_open("localhost", self.port)
+        return pid_alive(self.pid) and port_open("localhost", self.port)
+
+
+def pid_alive(pid: int) -> bool:
+    """Does process ``pid`` exist (another user's counts)?"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        pass
+    return True
 
 
 def new_endpoint(pipeline: str, address: str = LOOPBACK, port: int = 0) -> tuple[Endpoint, dict[str, str]]:
@@ -141,24 +146,31 @@ def read_endpoint(path: Path) -> Endpoint:
         raise NotRunningError(f"no running job: {path} is not an endpoint file") from None
 
 
+def job_file(root: Path, name: str | None, file: str, kept: str) -> Path | None:
+    """``ROOT/<name>/<file>``; without ``name`` the only ``ROOT/*/<file>`` (None: there is none).
+
+    Several jobs on one root without ``name`` raise :class:`NotRunningError`, saying which jobs
+    ``kept`` such files.
+    """
+    if name is not None:
+        return root / name / file
+    found = sorted(root.glob(f"*/{file}"))
+    if len(found) > 1:
+        names = ", ".join(p.parent.name for p in found)
+        raise NotRunningError(f"several jobs {kept} under {root} ({names}): choose with --pipeline")
+    return found[0] if found else None
+
+
 def find_endpoint(root: Path, pipeline: str | None = None) -> Endpoint:
     """The endpoint of the job running on checkpoint root ``root`` (``pipeline``: which one).
 
     Raises :class:`NotRunningError` naming what was looked for when no job is running there,
     or when several are and ``pipeline`` does not choose.
     """
-    if pipeline is not None:
-        endpoint = read_endpoint(root / pipeline / ENDPOINT_FILE)
-    else:
-        found = sorted(root.glob(f"*/{ENDPOINT_FILE}"))
-        if not found:
-            raise NotRunningError(f"no running job under {root} (no {root}/*/{ENDPOINT_FILE})")
-        if len(found) > 1:
-            names = ", ".join(p.parent.name for p in found)
-            raise NotRunningError(
-                f"several jobs published endpoints under {root} ({names}): choose with --pipeline"
-            )
-        endpoint = read_endpoint(found[0])
+    path = job_file(root, pipeline, ENDPOINT_FILE, "published endpoints")
+    if path is None:
+        raise NotRunningError(f"no running job under {root} (no {root}/*/{ENDPOINT_FILE})")
+    endpoint = read_endpoint(path)
     if not endpoint.alive():
         raise NotRunningError(
             f"job {endpoint.pipeline} (pid {endpoint.pid}) is not running: its endpoint file is left from "
@@ -189,10 +201,4 @@ def is_running(directory: Path) -> bool:
         pid = int(json.loads((directory / RUN_FILE).read_text())["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
+    return pid_alive(pid)

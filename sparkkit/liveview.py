@@ -18,7 +18,6 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from sparkkit.errors import NotRunningError
 from sparkkit.metrics import METRICS_FILE, latest_by_query, read_metrics
 
 #: Shown in a table cell whose value is unknown.
@@ -95,9 +94,12 @@ def counts_caption(latest: Mapping[str, Mapping[str, Any]]) -> str | None:
     return "\n".join(lines) or None
 
 
-def console_for(out: TextIO) -> Console:
-    """A console on ``out``: a terminal's own width, else ``FILE_WIDTH`` (not 80: no cell is cut)."""
-    return Console(file=out, width=None if out.isatty() else FILE_WIDTH)
+def console_for(out: TextIO, markup: bool = True) -> Console:
+    """A console on ``out``: a terminal's own width, else ``FILE_WIDTH`` (not 80: no cell is cut).
+
+    ``markup=False`` for data (``[a, b)`` is no style), without highlighting either.
+    """
+    return Console(file=out, width=None if out.isatty() else FILE_WIDTH, markup=markup, highlight=markup)
 
 
 def metrics_table(latest: Mapping[str, Mapping[str, Any]], title: str) -> Table:
@@ -232,16 +234,9 @@ def print_status(root: Path, name: str | None, out: TextIO) -> int:
     while its process, named in ``endpoint.json`` or ``run.json``, is alive. Returns
     the exit code: 0 with a table, 2 when there are no metrics to show.
     """
-    from sparkkit.endpoint import is_running
+    from sparkkit.endpoint import is_running, job_file
 
-    if name is None:
-        found = sorted(Path(root).glob(f"*/{METRICS_FILE}"))
-        if len(found) > 1:
-            names = ", ".join(p.parent.name for p in found)
-            raise NotRunningError(f"several jobs keep metrics under {root} ({names}): choose with --pipeline")
-        path = found[0] if found else Path(root) / "*" / METRICS_FILE
-    else:
-        path = Path(root) / name / METRICS_FILE
+    path = job_file(Path(root), name, METRICS_FILE, "keep metrics") or Path(root) / "*" / METRICS_FILE
     running = is_running(path.parent)
     shown = status_text(path, running, path.parent.name)
     if isinstance(shown, str):

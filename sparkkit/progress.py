@@ -112,10 +112,10 @@ def _notify(observers: Sequence[BatchObserver], record: dict[str, Any]) -> None:
 class DStreamProgress(StreamingListener):
     """Notes each completed DStream batch in the run's statistics and tells the observers."""
 
-    def __init__(self, run_key: str, name: str = "", observers: Sequence[BatchObserver] = ()) -> None:
+    def __init__(self, run_key: str, name: str, observers: Sequence[BatchObserver] = ()) -> None:
         super().__init__()
         self.run_key = run_key
-        self.name = name or run_key.split("/")[0]
+        self.name = name
         self.observers = list(observers)
 
     def onBatchCompleted(self, batchCompleted: Any) -> None:

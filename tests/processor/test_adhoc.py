@@ -229,13 +229,17 @@ def start_of(row: dict[str, Any]) -> int:
     return int((start - BASE).total_seconds() // WINDOW_S)
 
 
-def test_approximate_distinct_counts_lie_within_4_standard_errors(job: dict[str, Any]) -> None:
-    answer = rows(job["root"], "SELECT window, users, users_rse, n FROM global_temp.users")
+def windows_answered(job: dict[str, Any], sql: str) -> list[tuple[int, list[dict[str, Any]], dict[str, Any]]]:
+    """(window, its records, the query's latest row for it) for every window; the query answers
+    exactly the windows the records fall in."""
     exact = exact_by_window()
-    latest = {start_of(r): r for r in answer}
+    latest = {start_of(r): r for r in rows(job["root"], sql)}
     assert sorted(latest) == sorted(exact)
-    for w, records in exact.items():
-        row = latest[w]
+    return [(w, records, latest[w]) for w, records in exact.items()]
+
+
+def test_approximate_distinct_counts_lie_within_4_standard_errors(job: dict[str, Any]) -> None:
+    for w, records, row in windows_answered(job, "SELECT window, users, users_rse, n FROM global_temp.users"):
         distinct = len({r["key"] for r in records})
         assert row["n"] == len(records)
         assert row["users_rse"] == pytest.approx(hll_rse(LG_K))
@@ -245,12 +249,7 @@ def test_approximate_distinct_counts_lie_within_4_standard_errors(job: dict[str,
 
 
 def test_quantiles_and_heavy_hitters_lie_within_their_bounds(job: dict[str, Any]) -> None:
-    answer = rows(job["root"], "SELECT * FROM global_temp.amounts")
-    exact = exact_by_window()
-    latest = {start_of(r): r for r in answer}
-    assert sorted(latest) == sorted(exact)
-    for w, records in exact.items():
-        row = latest[w]
+    for w, records, row in windows_answered(job, "SELECT * FROM global_temp.amounts"):
         n = len(records)
         values = sorted(r["value"] for r in records)
         assert row["median_rank_error"] == pytest.approx(1 / ACCURACY)
