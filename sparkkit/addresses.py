@@ -8,11 +8,13 @@ for sources; ``console://``, ``parquet:///DIR``, ``json:///DIR``, ``memory://NAM
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from sparkkit.errors import AddressError
+from sparkkit.redaction import is_secret, redact_text
+from sparkkit.secrets import conceal
 
 SOURCE_SCHEMES = ("socket", "file", "kafka", "generator")
 SINK_SCHEMES = ("console", "parquet", "json", "memory", "kafka")
@@ -26,7 +28,12 @@ SINK_FORMS = "console://, parquet:///DIR, json:///DIR, memory://NAME or kafka://
 
 @dataclass(frozen=True)
 class Address:
-    """A parsed address: scheme, hosts, path (directory, topic or name) and query options."""
+    """A parsed address: scheme, hosts, path (directory, topic or name) and query options.
+
+    Built by :func:`parse_source` and :func:`parse_sink`, which conceal secret options
+    (:mod:`sparkkit.secrets`): ``raw`` is the text as given with secrets masked, and ``params``
+    hold references in their place, so an address can be printed, pickled or stored.
+    """
 
     raw: str
     scheme: str
@@ -58,8 +65,11 @@ class Address:
 
     @property
     def canonical(self) -> str:
-        """The address with absolute paths and sorted options: equal for equal meaning."""
-        query = "&".join(f"{k}={v}" for k, v in sorted(self.params.items()))
+        """The address with absolute paths and sorted options: equal for equal meaning.
+
+        Secret options are left out: a rotated credential does not change what an address means.
+        """
+        query = "&".join(f"{k}={v}" for k, v in sorted(self.params.items()) if not is_secret(k))
         return self.location + (f"?{query}" if query else "")
 
     def __str__(self) -> str:
@@ -81,6 +91,12 @@ def _split(
             raise AddressError(option, text, f"option {key!r} is given twice")
         params[key] = value
     return scheme, unquote(parts.netloc), unquote(parts.path), params
+
+
+def _concealed(address: Address) -> Address:
+    """``address`` with its secrets concealed and masked in ``raw``."""
+    params = conceal(address.location, address.params)
+    return replace(address, raw=redact_text(address.raw), params=params)
 
 
 def _hosts(text: str, netloc: str, option: str, example: str) -> tuple[tuple[str, int], ...]:
@@ -119,6 +135,15 @@ def implementation(registry: dict[str, type[T]], address: Address, option: str, 
 
 def parse_source(text: str, option: str = "--source") -> Address:
     """Parse a source address; raise :class:`AddressError` naming ``option`` when it is wrong."""
+    return _concealed(_parse_source(text, option))
+
+
+def parse_sink(text: str, option: str = "--sink") -> Address:
+    """Parse a sink address; raise :class:`AddressError` naming ``option`` when it is wrong."""
+    return _concealed(_parse_sink(text, option))
+
+
+def _parse_source(text: str, option: str) -> Address:
     scheme, netloc, path, params = _split(text, option, SOURCE_SCHEMES, SOURCE_FORMS)
     if scheme == "socket":
         if path not in ("", "/"):
@@ -143,8 +168,7 @@ def parse_source(text: str, option: str = "--source") -> Address:
     return Address(text, scheme, (), netloc, params)
 
 
-def parse_sink(text: str, option: str = "--sink") -> Address:
-    """Parse a sink address; raise :class:`AddressError` naming ``option`` when it is wrong."""
+def _parse_sink(text: str, option: str) -> Address:
     scheme, netloc, path, params = _split(text, option, SINK_SCHEMES, SINK_FORMS)
     if scheme == "console":
         return Address(text, scheme, (), "", params)
@@ -159,3 +183,25 @@ def parse_sink(text: str, option: str = "--sink") -> Address:
     if not topic or "," in topic:
         raise AddressError(option, text, "expected kafka://HOST:PORT[,HOST:PORT]/TOPIC (one topic)")
     return Address(text, scheme, _hosts(text, netloc, option, "kafka://localhost:9092/out"), topic, params)
+
+
+def concealed_argument(argument: str) -> str:
+    """A command-line argument with the secrets of an address in it replaced by references.
+
+    ``--source=kafka://h:9092/t?kafka.sasl.password=p`` (or the address alone) becomes
+    ``...?kafka.sasl.password=sparkkit-secret:SPARKKIT_SECRET_...``: a command line that a
+    child process (``spark-submit``'s driver) can be given, and ``ps`` can show, safely.
+    """
+    flag, sep, value = argument.partition("=") if argument.startswith("--") else ("", "", argument)
+    if "://" not in value or "?" not in value:
+        return argument
+    query = urlsplit(value).query
+    if not any(is_secret(name) for name, _ in parse_qsl(query, keep_blank_values=True)):
+        return argument
+    for parse in (parse_source, parse_sink):
+        try:
+            address = parse(value)
+        except AddressError:
+            continue
+        return f"{flag}{sep}{address.location}?{urlencode(address.params, safe=':')}"
+    return argument

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from sparkkit.redaction import redact_text
+
 
 class SparkkitError(Exception):
-    """Base class of every error sparkkit raises on purpose."""
+    """Base class of every error sparkkit raises on purpose; its text never shows a secret."""
 
     exit_code = 1
+
+    def __str__(self) -> str:
+        return redact_text(super().__str__())
 
 
 class ConfigError(SparkkitError):
@@ -46,6 +51,18 @@ class UnknownOptionError(ConfigError):
         self.origin = origin
         where = f" (from {origin})" if origin else ""
         SparkkitError.__init__(self, f"unknown option {option}{where}: {hint}")
+
+
+class SecretMissingError(SparkkitError):
+    """A concealed option's value is not in this process's environment (``SPARKKIT_SECRET_*``)."""
+
+    def __init__(self, option: str, variable: str) -> None:
+        self.option = option
+        self.variable = variable
+        super().__init__(
+            f"the value of {option} is not available here: {variable} is not set in this process's "
+            "environment (executors on a cluster get it through spark.executorEnv)"
+        )
 
 
 class AddressError(ConfigError):

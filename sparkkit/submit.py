@@ -18,9 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import sparkkit
+from sparkkit.addresses import concealed_argument
 from sparkkit.cluster import spark_home
 from sparkkit.config import find_conf_dir
 from sparkkit.errors import ConfigError
+from sparkkit.redaction import redact_text
 
 #: The driver script spark-submit runs: ``driver.py JOB [job options]``.
 DRIVER = Path(__file__).resolve().parent / "_submit" / "driver.py"
@@ -92,7 +94,8 @@ def submit_env() -> dict[str, str]:
 
 
 def shell_line(command: Sequence[str]) -> str:
-    return " ".join(shlex.quote(part) for part in command)
+    """The command as a shell line to show: quoted, secrets masked."""
+    return redact_text(" ".join(shlex.quote(part) for part in command))
 
 
 def submit(
@@ -107,6 +110,8 @@ def submit(
     from sparkkit.runner import prepare
 
     prepare(parse_job_options(job, job_args, prog=f"sparkkit submit {job}"))
+    # the secrets travel in the environment (execve below), the command line holds references
+    job_args = [concealed_argument(arg) for arg in job_args]
     command = submit_command(job, master, job_args, conf)
     if dry_run:
         print(shell_line(command))
