@@ -81,7 +81,10 @@ def _split(
 ) -> tuple[str, str, str, dict[str, str]]:
     if "://" not in text:
         raise AddressError(option, text, f"expected an address such as {forms}")
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:
+        raise AddressError(option, text, f"not a valid address ({exc}); accepted: {forms}") from None
     scheme = parts.scheme.lower()
     if scheme not in schemes:
         raise AddressError(option, text, f"unknown scheme {scheme!r}; accepted: {forms}")

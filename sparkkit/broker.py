@@ -19,14 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sparkkit.daemons import Daemon
-from sparkkit.errors import SparkkitError
+from sparkkit.errors import BrokerError, PortTakenError
 from sparkkit.net import port_open
 
 DEFAULT_PORT = 9092
-
-
-class BrokerError(SparkkitError):
-    """The embedded broker could not be started, found or stopped."""
 
 
 def default_state_dir() -> Path:
@@ -83,7 +79,7 @@ class EmbeddedBroker:
         if current.running:
             return current
         if port_open("127.0.0.1", port):
-            raise BrokerError(f"port 127.0.0.1:{port} is already taken by another process; choose --port")
+            raise PortTakenError("--port", "127.0.0.1", port)
         url = f"tcp://127.0.0.1:{port}"
         command = [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
                    "--storage-engine", "memory://tansu/"]  # fmt: skip

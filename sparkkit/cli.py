@@ -15,19 +15,28 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import NoReturn
 
 from sparkkit import __version__
-from sparkkit.config import OPTIONS, JobConfig, load_config, unknown_option
+from sparkkit.config import OPTIONS, JobConfig, load_config, one_line, spelt, unknown_option
 from sparkkit.duration import ACCEPTED as DURATION_ACCEPTED
 from sparkkit.duration import Duration
-from sparkkit.errors import ConfigError, SparkkitError, UnknownOptionError
+from sparkkit.errors import ConfigError, SparkkitError, UnknownOptionError, UsageError
 from sparkkit.jobs import JOBS, get_job
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors (a flag without its value...) are one-line errors, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        found = re.match(r"argument (\S+?)(?:/\S+)?: ", message)
+        raise UsageError(found.group(1) if found else self.prog, message, self.prog)
 
 
 def job_parser(job_name: str, prog: str) -> argparse.ArgumentParser:
     """The option parser of one job: the common options plus the job's own."""
     job = get_job(job_name)
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog=prog,
         description=f"{job.name}: {job.summary}",
         allow_abbrev=False,
@@ -52,7 +61,7 @@ def parse_job_options(job_name: str, argv: Sequence[str], prog: str | None = Non
     parser = job_parser(job_name, prog or f"sparkkit run {job_name}")
     args, unknown = parser.parse_known_args(list(argv))
     if unknown:
-        bad = unknown[0].split("=", 1)[0]
+        bad = spelt(unknown[0].split("=", 1)[0])
         if not bad.startswith("--"):
             raise UnknownOptionError(
                 bad, None, "command line", "unexpected argument; options take the form --name VALUE"
@@ -77,7 +86,7 @@ def run_job_main(job_name: str, argv: Sequence[str], prog: str | None = None) ->
 
 def streams_parser() -> argparse.ArgumentParser:
     """``sparkkit run streams``: the stream processor over a pipeline file."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="sparkkit run streams",
         allow_abbrev=False,
         description="The stream processor: the pipeline file's streams, archived and kept in working "
@@ -97,8 +106,7 @@ def streams_parser() -> argparse.ArgumentParser:
     parser.add_argument("--api", default="structured", help="structured (the processor is Structured only)")
     parser.add_argument(
         "--show",
-        type=int,
-        default=5,
+        default="5",
         help="rows of each memory:// query's batches to print as they come (0: none)",
     )
     parser.add_argument(
@@ -108,7 +116,7 @@ def streams_parser() -> argparse.ArgumentParser:
         "machine only)",
     )
     parser.add_argument(
-        "--connect-port", type=int, default=0, help="its port (default 0: a free one, see endpoint.json)"
+        "--connect-port", default="0", help="its port (default 0: a free one, see endpoint.json)"
     )
     parser.add_argument(
         "--ask",
@@ -125,30 +133,44 @@ def run_streams_main(argv: Sequence[str]) -> int:
     """``sparkkit run streams``: parse, refuse what cannot run, run the pipeline."""
     from sparkkit.processor import run_pipeline
 
-    args = streams_parser().parse_args(list(argv))
+    parser = streams_parser()
+    args, unknown = parser.parse_known_args(list(argv))
+    if unknown:
+        bad = spelt(unknown[0].split("=", 1)[0])
+        flags = [flag for action in parser._actions for flag in action.option_strings]
+        raise unknown_option(bad, bad, flags, "command line", str)
+    if args.master is not None:
+        try:
+            OPTIONS["master"].parse(args.master)
+        except ValueError:
+            raise ConfigError("--master", one_line(args.master), OPTIONS["master"].accepted) from None
     if args.api != "structured":
         stateful = ", ".join(JOBS)
         raise ConfigError(
             "--api",
-            args.api,
+            one_line(args.api),
             f"structured: the stream processor runs SQL; jobs with DStream forms: {stateful}",
         )
     try:
         duration = Duration.parse(args.duration)
     except ValueError:
-        raise ConfigError("--duration", args.duration, DURATION_ACCEPTED) from None
-    if args.show < 0:
-        raise ConfigError("--show", args.show, "a whole number >= 0")
-    if not 0 <= args.connect_port < 65536:
-        raise ConfigError("--connect-port", args.connect_port, "a TCP port, 1-65535, or 0 for a free one")
+        raise ConfigError("--duration", one_line(args.duration), DURATION_ACCEPTED) from None
+    show = args.show.strip()
+    if not (show.isascii() and show.isdigit()):
+        raise ConfigError("--show", one_line(args.show), "a whole number >= 0")
+    port = args.connect_port.strip()
+    if not (port.isascii() and port.isdigit() and int(port) < 65536):
+        raise ConfigError(
+            "--connect-port", one_line(args.connect_port), "a TCP port, 1-65535, or 0 for a free one"
+        )
     run_pipeline(
         args.pipeline,
         args.checkpoint,
         args.archive,
         duration,
         args.master,
-        args.show,
-        connect=(args.connect_address, args.connect_port),
+        int(show),
+        connect=(args.connect_address, int(port)),
         ask=args.ask,
     )
     return 0
@@ -250,9 +272,11 @@ RUN_USAGE = (
 
 def _cmd_kafka(args: argparse.Namespace) -> int:
     from sparkkit.broker import EmbeddedBroker
+    from sparkkit.net import check_port
 
     broker = EmbeddedBroker(args.state_dir)
     if args.action == "up":
+        check_port("--port", args.port, free=False)  # a taken one: PortTakenError from up()
         was_running = broker.status().running
         status = broker.up(args.port)
         verb = "already running" if was_running else "started"
@@ -296,7 +320,7 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
 
 def submit_parser(job: str) -> argparse.ArgumentParser:
     """``sparkkit submit``'s own options; everything else is the job's."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog=f"sparkkit submit {job}",
         allow_abbrev=False,
         description="Run a job with spark-submit, sparkkit shipped to the executors. Options other "

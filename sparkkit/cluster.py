@@ -21,20 +21,14 @@ from typing import Any
 
 from sparkkit.config import find_conf_dir
 from sparkkit.daemons import Daemon
-from sparkkit.errors import SparkkitError
-from sparkkit.net import port_open
+from sparkkit.errors import ClusterError, ConfigError
+from sparkkit.net import check_port, port_open
 
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
 DEFAULT_PORT = 7077
 DEFAULT_UI_PORT = 8080
 HOST = "127.0.0.1"
-
-
-class ClusterError(SparkkitError):
-    """The local cluster could not be started, reached or stopped."""
-
-    exit_code = 2
 
 
 def default_state_dir() -> Path:
@@ -166,12 +160,10 @@ class LocalCluster:
             info = self.master.info() or {}
             port, ui_port = int(info["port"]), int(info["ui_port"])
         else:
-            for what, taken in (("--port", port), ("--ui-port", ui_port)):
-                if port_open(HOST, taken):
-                    raise ClusterError(
-                        f"{what}={taken}: port {HOST}:{taken} is already taken by another process; "
-                        "stop it or choose another port"
-                    )
+            check_port("--port", port, HOST)
+            check_port("--ui-port", ui_port, HOST)
+            if ui_port == port:
+                raise ConfigError("--ui-port", ui_port, "a port other than the master's --port")
             self.master.start(master_command(port, ui_port), env, port=port, ui_port=ui_port)
         master_url = f"spark://{HOST}:{port}"
         self._wait(lambda: port_open(HOST, port), timeout, "the master did not open its port", self.master)

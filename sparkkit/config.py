@@ -49,6 +49,18 @@ class OptionSpec:
         return ENV_PREFIX + self.name.upper()
 
 
+def one_line(value: Any) -> str:
+    """``value`` as text on one printable line (quoted, with escapes, when it holds a newline or the like)."""
+    text = str(value)
+    return text if text.isprintable() else repr(text)
+
+
+def spelt(name: Any) -> str:
+    """A name as an error shows it: on one line, quoted when it is empty or blank."""
+    text = one_line(name)
+    return text if text.strip() else repr(str(name))
+
+
 def _choice(*choices: str) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         text = str(value).strip().lower()
@@ -95,10 +107,21 @@ def _path(value: Any) -> str:
     return os.path.abspath(_text(value))
 
 
+def _directory(value: Any) -> str:
+    """A directory that exists or can be made: no part of the path is a file."""
+    path = Path(_path(value))
+    for part in (path, *path.parents):
+        if part.exists() or part.is_symlink():
+            if not part.is_dir():
+                raise ConfigError("", value, f"a directory path ({part} is not a directory)")
+            break
+    return str(path)
+
+
 def _path_or_address(value: Any) -> str:
     """A directory, or a sink address (kept as written)."""
     text = _text(value)
-    return text if "://" in text else os.path.abspath(text)
+    return text if "://" in text else _directory(text)
 
 
 _MASTER = re.compile(r"^(local(\[(\*|\d+)(,\d+)?\])?|(spark|k8s|mesos)://\S+|yarn)$")
@@ -106,7 +129,7 @@ _MASTER = re.compile(r"^(local(\[(\*|\d+)(,\d+)?\])?|(spark|k8s|mesos)://\S+|yar
 
 def _master(value: Any) -> str:
     text = _text(value)
-    if not _MASTER.match(text):
+    if not _MASTER.fullmatch(text):
         raise ValueError(text)
     return text
 
@@ -135,7 +158,7 @@ OPTIONS: dict[str, OptionSpec] = {
         OptionSpec("batch_interval", _positive_duration, "micro-batch interval", POSITIVE_DURATION),
         OptionSpec(
             "checkpoint",
-            _path,
+            _directory,
             "checkpoint root directory (state lives in ROOT/JOB/QUERY)",
             "a directory path",
         ),
@@ -314,27 +337,29 @@ def _layers(
     toml_path = conf_dir / "jobs" / f"{job}.toml"
     if toml_path.is_file():
         try:
-            data = tomllib.loads(toml_path.read_text())
+            data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(str(toml_path), "", f"a readable UTF-8 TOML file: {one_line(exc)}") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(str(toml_path), "", f"not valid TOML: {exc}") from None
+            raise ConfigError(str(toml_path), "", f"not valid TOML: {one_line(exc)}") from None
         for key, value in data.items():
             name = key.replace("-", "_")
             if name not in accepted:
-                raise unknown_option(key, name, accepted, str(toml_path), lambda n: n, job)
+                raise unknown_option(spelt(key), name, accepted, str(toml_path), lambda n: n, job)
             raw[name] = (value, str(toml_path))
     for var, value in env.items():
         if not var.startswith(ENV_PREFIX) or var in RESERVED_ENV:
             continue
         name = var[len(ENV_PREFIX) :].lower()
         if name not in accepted:
-            raise unknown_option(var, name, accepted, "environment", _env_name, job)
+            raise unknown_option(spelt(var), name, accepted, "environment", _env_name, job)
         raw[name] = (value.split() if OPTIONS[name].many else value, var)
     for name, value in cli.items():
         if value is None:
             continue
         if name not in accepted:
             raise unknown_option(
-                _flag(name) if name in OPTIONS else name, name, accepted, "command line", _flag, job
+                _flag(name) if name in OPTIONS else spelt(name), name, accepted, "command line", _flag, job
             )
         raw[name] = (value, "command line")
     return raw
@@ -359,12 +384,17 @@ def load_config(
             raise ConfigError(spec.flag, "", f"expected at least one: {spec.accepted}", origin)
         parsed = []
         for item in items:
+            if not isinstance(item, (str, int, float)):  # a TOML table, array or date
+                many = "; several as a list of strings" if spec.many else ""
+                raise ConfigError(
+                    spec.flag, one_line(item), f"expected {spec.accepted}, as a string{many}", origin
+                )
             try:
                 parsed.append(spec.parse(item))
             except ConfigError as exc:
-                raise ConfigError(spec.flag, item, exc.accepted, origin) from None
+                raise ConfigError(spec.flag, one_line(item), exc.accepted, origin) from None
             except (ValueError, TypeError):
-                raise ConfigError(spec.flag, item, f"expected {spec.accepted}", origin) from None
+                raise ConfigError(spec.flag, one_line(item), f"expected {spec.accepted}", origin) from None
         values[name] = tuple(parsed) if spec.many else parsed[0]
         origins[name] = origin
     config = JobConfig(job=job, origins=origins, **values)
@@ -377,7 +407,9 @@ def validate(config: JobConfig) -> None:
     bi = config.batch_interval
 
     def fail(name: str, accepted: str) -> ConfigError:
-        return ConfigError(_flag(name), config.describe(name), accepted, config.origins.get(name, ""))
+        return ConfigError(
+            _flag(name), one_line(config.describe(name)), accepted, config.origins.get(name, "")
+        )
 
     if config.slide is not None and config.window is None:
         raise fail("slide", "a slide needs a --window")

@@ -9,7 +9,7 @@ from typing import cast
 
 _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
 _MAX_SECONDS = 10**9  # ~31 years
-_PATTERN = re.compile(r"^\s*(\d{1,12}(?:\.\d{1,9})?)\s*(ms|s|m|h)?\s*$")
+_PATTERN = re.compile(r"\s*(\d{1,12}(?:\.\d{1,9})?)\s*(ms|s|m|h)?\s*", re.ASCII)
 ACCEPTED = "a duration such as 500ms, 10s, 2m or 1h"
 
 
@@ -30,12 +30,14 @@ class Duration:
             if not 0 <= text <= _MAX_SECONDS:  # also false for NaN
                 raise ValueError(f"not a duration: {text!r}")
             return cls(round(text * 1000))
-        match = _PATTERN.match(str(text))
+        match = _PATTERN.fullmatch(str(text))
         if not match:
             raise ValueError(f"not a duration: {text!r}")
         ms = Decimal(match.group(1)) * _UNITS_MS[match.group(2) or "s"]
         if ms != ms.to_integral_value():
             raise ValueError(f"finer than a millisecond: {text!r}")
+        if ms > _MAX_SECONDS * 1000:
+            raise ValueError(f"longer than {_MAX_SECONDS} seconds: {text!r}")
         return cls(int(ms))
 
     @property

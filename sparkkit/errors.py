@@ -37,7 +37,8 @@ class ConfigError(SparkkitError):
         self.accepted = accepted
         self.origin = origin
         where = f" (from {origin})" if origin else ""
-        super().__init__(f"{option}={value!s}{where}: {accepted}")
+        shown = str(value) if str(value).isprintable() else repr(str(value))
+        super().__init__(f"{option}={shown}{where}: {accepted}")
 
 
 class UnknownOptionError(ConfigError):
@@ -106,3 +107,62 @@ class NotRunningError(SparkkitError):
 
 class AdHocQueryError(SparkkitError):
     """A running job refused an ad-hoc query (its SQL); the message is Spark's reason in one line."""
+
+
+class UsageError(ConfigError):
+    """A command line that cannot be parsed (a flag without its value, a stray argument)."""
+
+    def __init__(self, option: str, message: str, command: str) -> None:
+        self.option = option
+        self.value = ""
+        self.accepted = message
+        self.origin = "command line"
+        SparkkitError.__init__(self, f"{message} (see {command} --help)")
+
+
+class PortTakenError(ConfigError):
+    """A port sparkkit is asked to listen on is taken by another process: a configuration problem."""
+
+    def __init__(self, option: str, host: str, port: int) -> None:
+        super().__init__(
+            option,
+            port,
+            f"port {host}:{port} is already taken by another process; stop it or choose another {option}",
+        )
+
+
+class BrokerError(SparkkitError):
+    """The embedded broker could not be started, found or stopped."""
+
+
+class ClusterError(SparkkitError):
+    """The local cluster could not be started, reached or stopped."""
+
+
+class KafkaError(SparkkitError):
+    """A Kafka broker did not answer, or answered with an error; the message names it and the client."""
+
+
+class KafkaAuthenticationError(KafkaError):
+    """A Kafka broker refused the credentials (``kafka.sasl.*``); the message never shows them."""
+
+    exit_code = 2
+
+
+class DataLossError(KafkaError):
+    """Kafka offsets a query still had to read are gone (retention) and ``failOnDataLoss`` is on."""
+
+
+class CheckpointCorruptError(CheckpointError):
+    """A file of a checkpoint is truncated or garbled; the message names it and the reset command.
+
+    Raised before Spark starts: resuming from it would fail inside Spark or silently start over.
+    """
+
+
+class CheckpointVersionError(CheckpointError):
+    """A checkpoint written by a sparkkit or Spark version this one cannot safely resume."""
+
+
+class CheckpointUnwritableError(JobFailedError):
+    """A run stopped because its checkpoint directory could not be written; names the directory."""

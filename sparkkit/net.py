@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterable
 
+from sparkkit.errors import ConfigError, PortTakenError
+
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
     """Does something accept TCP connections at ``host:port`` within ``timeout`` seconds?"""
@@ -18,3 +20,11 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
 def any_answers(hosts: Iterable[tuple[str, int]], timeout: float = 2.0) -> bool:
     """Does any of ``hosts`` (Kafka's bootstrap servers, for instance) accept connections?"""
     return any(port_open(host, port, timeout) for host, port in hosts)
+
+
+def check_port(option: str, port: int, host: str = "127.0.0.1", free: bool = True) -> None:
+    """Refuse, before anything starts, a port out of range or (``free``) taken by another process."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise ConfigError(option, port, "a TCP port, 1-65535")
+    if free and port_open(host, port):
+        raise PortTakenError(option, host, port)

@@ -35,9 +35,9 @@ from urllib.parse import quote
 
 import tomllib
 
-from sparkkit.addresses import parse_sink, parse_source
+from sparkkit.addresses import SINK_FORMS, SOURCE_FORMS, Address, parse_sink, parse_source
 from sparkkit.approx import DEFAULT_LG_CONFIG_K, BoundColumn, approximate
-from sparkkit.config import closest, find_conf_dir
+from sparkkit.config import closest, find_conf_dir, one_line, spelt
 from sparkkit.duration import ACCEPTED as DURATION_ACCEPTED
 from sparkkit.duration import Duration
 from sparkkit.errors import ConfigError, UnknownOptionError
@@ -55,6 +55,14 @@ _PIPELINE_KEYS = ("name", "batch_interval")
 _STREAM_KEYS = ("source", "schema", "event_time", "watermark", "archive", "working", "sample")
 _QUERY_KEYS = ("sql", "output", "mode", "batch_interval", "approx", "lg_config_k")
 _MAX_SAMPLE = 1_000_000
+#: Spark's data type names (the first word of a column's type in a DDL schema).
+DDL_TYPES = frozenset((
+    "STRING", "VARCHAR", "CHAR", "CHARACTER", "BOOLEAN", "TINYINT", "BYTE", "SMALLINT", "SHORT", "INT",
+    "INTEGER", "BIGINT", "LONG", "FLOAT", "REAL", "DOUBLE", "DECIMAL", "DEC", "NUMERIC", "DATE",
+    "TIMESTAMP", "TIMESTAMP_NTZ", "TIMESTAMP_LTZ", "TIME", "INTERVAL", "BINARY", "VOID", "VARIANT",
+    "ARRAY", "MAP", "STRUCT", "GEOMETRY", "GEOGRAPHY",
+))  # fmt: skip
+_DDL_COLUMN = re.compile(r"(`[^`]+`|[A-Za-z0-9_]+)\s*:?\s*([A-Za-z_]*)(.*)", re.S)
 #: The columns of a ``generator://...?format=json`` stream.
 GENERATOR_JSON_SCHEMA = "key STRING, seq BIGINT, value DOUBLE, ts TIMESTAMP"
 
@@ -136,24 +144,72 @@ def ddl_names(ddl: str) -> list[str]:
     return [name for name, _ in ddl_columns(ddl)]
 
 
+def _ddl_depths(ddl: str) -> tuple[list[int | None], bool]:
+    """The bracket depth at each character of ``ddl`` (None inside quotes or backticks), and
+    whether a quote is left open."""
+    depths: list[int | None] = []
+    depth, quote = 0, ""
+    for char in ddl:
+        if quote or char in "'\"`":
+            quote = "" if char == quote else quote or char
+            depths.append(None)
+        else:
+            depth += (char in "<(") - (char in ">)")
+            depths.append(depth)
+    return depths, bool(quote)
+
+
+def _ddl_items(ddl: str) -> list[str]:
+    """The top-level comma-separated items of a DDL schema, stripped (empty ones kept)."""
+    items, start = [], 0
+    depths, _ = _ddl_depths(ddl)
+    for i, depth in enumerate([*depths, 0]):
+        if depth == 0 and (i == len(ddl) or ddl[i] == ","):
+            items.append(ddl[start:i].strip())
+            start = i + 1
+    return items
+
+
 def ddl_columns(ddl: str) -> list[tuple[str, str]]:
     """(name, type) of each top-level column of a DDL schema; the type as written, upper case."""
-    columns, depth, start = [], 0, 0
-    for i, char in enumerate(ddl + ","):
-        if char in "<(":
-            depth += 1
-        elif char in ">)":
-            depth -= 1
-        elif char == "," and depth == 0:
-            item = ddl[start:i].strip()
-            if item.startswith("`") and "`" in item[1:]:
-                end = item.index("`", 1)
-                columns.append((item[1:end], item[end + 1 :].strip().lstrip(":").strip().upper()))
-            elif item:
-                name, _, kind = item.partition(" ")
-                columns.append((name.rstrip(":"), kind.strip().upper()))
-            start = i + 1
+    columns = []
+    for item in _ddl_items(ddl):
+        column = _DDL_COLUMN.fullmatch(item)
+        if column:
+            columns.append((column.group(1).strip("`"), (column.group(2) + column.group(3)).strip().upper()))
+        elif item:
+            name, _, kind = item.partition(" ")
+            columns.append((name.rstrip(":"), kind.strip().upper()))
     return columns
+
+
+def ddl_problem(ddl: str) -> str | None:
+    """What is wrong with a DDL schema such as ``user STRING, ts TIMESTAMP``, or None.
+
+    A light check before Spark parses it: each column a name and a known type, brackets balanced,
+    no name twice (Spark's names ignore case).
+    """
+    depths, open_quote = _ddl_depths(ddl)
+    if open_quote:
+        return "closed quotes"
+    known = [d for d in depths if d is not None]
+    if min(known, default=0) < 0 or (known and known[-1]):
+        return "balanced < > and ( )"
+    seen: set[str] = set()
+    for item in _ddl_items(ddl):
+        column = _DDL_COLUMN.fullmatch(item)
+        if not column or not column.group(2):
+            shown = one_line(item) if item else "an empty column"
+            return f"columns written NAME TYPE, separated by commas ({shown} is not)"
+        name, kind = column.group(1).strip("`"), column.group(2).upper()
+        if kind not in DDL_TYPES:
+            guess = closest(kind, DDL_TYPES)
+            hint = f"did you mean {guess}?" if guess else "e.g. STRING, BIGINT, DOUBLE, TIMESTAMP"
+            return f"Spark data types ({kind} is not one; {hint})"
+        if name.lower() in seen:
+            return f"each column named once ({name} is there twice)"
+        seen.add(name.lower())
+    return None
 
 
 def streams_in(sql: str, names: list[str]) -> tuple[str, ...]:
@@ -166,18 +222,28 @@ class _Table:
     """One TOML table being read: errors name ``[table] key`` and the file."""
 
     def __init__(self, title: str, data: Any, origin: str, accepted: tuple[str, ...]) -> None:
-        self.title, self.origin = title, origin
+        self.title, self.origin = one_line(title), origin
         if not isinstance(data, Mapping):
-            raise ConfigError(f"[{title}]", data, "a table of keys", origin)
+            raise ConfigError(f"[{self.title}]", one_line(data), "a table of keys", origin)
         for key in data:
             if key not in accepted:
                 guess = closest(key, accepted)
                 hint = f"did you mean {guess}?" if guess else f"accepted: {', '.join(accepted)}"
-                raise UnknownOptionError(f"[{title}] {key}", guess, origin, hint)
+                raise UnknownOptionError(f"[{self.title}] {spelt(key)}", guess, origin, hint)
         self.data = data
 
     def error(self, key: str, value: Any, accepted: str) -> ConfigError:
-        return ConfigError(f"[{self.title}] {key}", value, accepted, self.origin)
+        return ConfigError(f"[{self.title}] {key}", one_line(value), accepted, self.origin)
+
+    def address(self, key: str, text: str, parse: Any, forms: str) -> Address:
+        """``text`` parsed as a source or sink address, its errors naming ``[table] key``."""
+        try:
+            parsed: Address = parse(text, f"[{self.title}] {key}")
+        except ConfigError as exc:
+            raise self.error(key, text, exc.accepted) from None
+        except ValueError:  # urllib's refusal of a malformed host, such as [::1
+            raise self.error(key, text, f"expected an address such as {forms}") from None
+        return parsed
 
     def text(self, key: str, default: str | None = None) -> str | None:
         value = self.data.get(key, default)
@@ -195,15 +261,29 @@ class _Table:
             raise self.error(key, value, DURATION_ACCEPTED) from None
 
 
-def _name(kind: str, name: str, origin: str) -> str:
-    if not _NAME.match(name):
-        option = "[pipeline] name" if kind == "pipeline" else f"[{kind}.{name}]"
-        raise ConfigError(option, name, "a name of letters, digits and _ (it becomes a SQL view)", origin)
-    if kind == "queries" and name in RESERVED_NAMES:
+def _name(kind: str, name: str, origin: str, default: bool = False) -> str:
+    if not _NAME.fullmatch(name):
+        option = "[pipeline] name" if kind == "pipeline" else f"[{kind}.{spelt(name)}]"
+        accepted = "a name of letters, digits and _ (it becomes a SQL view)"
+        if default:
+            accepted += "; the file's name is the default, so set name in [pipeline]"
+        raise ConfigError(option, one_line(name), accepted, origin)
+    if kind == "queries" and name.lower() in RESERVED_NAMES:
         raise ConfigError(
             f"[{kind}.{name}]", name, f"a name other than {' and '.join(RESERVED_NAMES)}", origin
         )
     return name
+
+
+def _unique(kind: str, names: list[str], taken: dict[str, str], origin: str) -> None:
+    """Refuse a name already ``taken`` (lower case -> whose), in any case: SQL names ignore case."""
+    for name in names:
+        owner = taken.get(name.lower())
+        if owner is not None:
+            which = "no stream has" if kind == "queries" and owner.startswith("[streams.") else "of its own"
+            accepted = f"a name {which} ({owner} has it; both become views, whose names ignore case)"
+            raise ConfigError(f"[{kind}.{name}]", name, accepted, origin)
+        taken[name.lower()] = f"[{kind}.{name}]"
 
 
 def _source(table: _Table, name: str) -> tuple[Source, str | None]:
@@ -212,7 +292,7 @@ def _source(table: _Table, name: str) -> tuple[Source, str | None]:
     if address is None:
         raise table.error("source", "", "a source address, e.g. file:///data/in?format=json")
     schema = table.text("schema")
-    parsed = parse_source(address, f"[{table.title}] source")
+    parsed = table.address("source", address, parse_source, SOURCE_FORMS)
     fmt = parsed.params.get("format", "text")
     if parsed.scheme == "generator":
         if fmt == "json":
@@ -231,7 +311,10 @@ def _source(table: _Table, name: str) -> tuple[Source, str | None]:
             address += ("&" if "?" in address else "?") + "schema=" + quote(schema)
     if fmt == "text" and schema not in (None, "value STRING"):
         raise table.error("schema", schema, "none: a text stream has one column, value STRING")
-    source = source_for(parse_source(address, f"[{table.title}] source"))
+    problem = ddl_problem(schema) if schema is not None else None
+    if problem:
+        raise table.error("schema", schema, f"a DDL schema such as user STRING, ts TIMESTAMP: {problem}")
+    source = source_for(table.address("source", address, parse_source, SOURCE_FORMS))
     try:
         source.check()
     except ConfigError as exc:  # the source names its option as the command line does
@@ -316,7 +399,7 @@ def _query(name: str, data: Any, origin: str, default_interval: Duration, stream
     address = table.text("output", f"memory://{name}") or ""
     if address.startswith("memory://") and mode == "complete" and "keep=" not in address:
         address += ("&" if "?" in address else "?") + "keep=1"  # each batch is the whole answer
-    output = sink_for(parse_sink(address, f"[{table.title}] output"))
+    output = sink_for(table.address("output", address, parse_sink, SINK_FORMS))
     try:
         output.check()
     except ConfigError as exc:
@@ -346,39 +429,41 @@ def _query(name: str, data: Any, origin: str, default_interval: Duration, stream
 
 
 def _check_outputs(pipeline: Pipeline, origin: str) -> None:
-    """Two queries may not write one directory or memory table, nor a memory output take the view
-    of a stream's working storage (a file sink names its batches by query run, not by query)."""
-    taken = {
-        ("memory", s.name): f"stream {s.name}'s working storage"
-        for s in pipeline.streams.values()
-        if s.working
-    }
-    taken |= {
-        ("memory", f"{s.name}_sample"): f"stream {s.name}'s sample"
-        for s in pipeline.streams.values()
-        if s.sample
-    }
+    """Every view (``global_temp.NAME``: working storage, samples, memory outputs) and every output
+    directory belongs to one owner, and no view takes a name of a query's state views; view names
+    ignore case (a file sink names its batches by query run, not by query)."""
+    taken: dict[tuple[str, str], str] = {}
+
+    def claim(option: str, value: str, kind: str, place: str, owner: str) -> None:
+        key = (kind, place.lower() if kind == "memory" else place)
+        state = next((q for q in pipeline.queries if key[1].startswith(f"{q.lower()}_state")), None)
+        if kind == "memory" and state is not None:
+            accepted = f"a view name not starting {state}_state (that shows query {state}'s state)"
+            raise ConfigError(option, one_line(value), accepted, origin)
+        if key in taken:
+            raise ConfigError(option, one_line(value), f"a place of its own: {taken[key]} is there", origin)
+        taken[key] = owner
+
+    for stream in pipeline.streams.values():
+        if stream.working:
+            working = f"[streams.{stream.name}] working"
+            claim(
+                working, str(stream.working), "memory", stream.name, f"stream {stream.name}'s working storage"
+            )
+        if stream.sample:
+            sample, view = f"[streams.{stream.name}] sample", f"{stream.name}_sample"
+            claim(sample, str(stream.sample), "memory", view, f"stream {stream.name}'s sample")
     for spec in pipeline.queries.values():
         address = spec.output.address
-        if address.scheme not in ("memory", "json", "parquet"):
-            continue
-        place = ("memory" if address.scheme == "memory" else "files", address.path)
-        owner = next((q for q in pipeline.queries if address.path.startswith(f"{q}_state")), None)
-        if address.scheme == "memory" and owner is not None:
-            raise ConfigError(
+        if address.scheme in ("memory", "json", "parquet"):
+            kind = "memory" if address.scheme == "memory" else "files"
+            claim(
                 f"[queries.{spec.name}] output",
                 address.raw,
-                f"a view name not starting {owner}_state (that shows query {owner}'s state)",
-                origin,
+                kind,
+                address.path,
+                f"query {spec.name}'s output",
             )
-        if place in taken:
-            raise ConfigError(
-                f"[queries.{spec.name}] output",
-                address.raw,
-                f"a place of its own: {taken[place]} is there",
-                origin,
-            )
-        taken[place] = f"query {spec.name}'s output"
 
 
 def default_pipeline() -> Path:
@@ -399,26 +484,25 @@ def load_pipeline(path: str | Path) -> Pipeline:
         raise ConfigError("--pipeline", path, f"valid TOML: {exc}") from None
     for key in data:
         if key not in ("pipeline", "streams", "queries"):
-            raise ConfigError(f"[{key}]", "", "tables [pipeline], [streams.NAME] and [queries.NAME]", origin)
+            accepted = "tables [pipeline], [streams.NAME] and [queries.NAME]"
+            raise ConfigError(f"[{spelt(key)}]", "", accepted, origin)
     head = _Table("pipeline", data.get("pipeline", {}), origin, _PIPELINE_KEYS)
-    name = _name("pipeline", head.text("name", path.stem) or path.stem, origin)
+    name = _name("pipeline", head.text("name", path.stem) or path.stem, origin, "name" not in head.data)
     interval = head.duration("batch_interval") or Duration(2000)
     if interval.ms == 0:
         raise head.error("batch_interval", str(interval), "a duration above 0")
-    streams_data = _Table("streams", data.get("streams", {}), origin, tuple(data.get("streams", {})))
-    queries_data = _Table("queries", data.get("queries", {}), origin, tuple(data.get("queries", {})))
+    tables = {}
+    for kind in ("streams", "queries"):
+        given = data.get(kind, {})
+        tables[kind] = _Table(kind, given, origin, tuple(given) if isinstance(given, Mapping) else ())
+    streams_data, queries_data = tables["streams"], tables["queries"]
     if not streams_data.data:
         raise ConfigError("[streams]", "", "at least one [streams.NAME] table", origin)
-    streams = {n: _stream(_name("streams", n, origin), d, origin) for n, d in streams_data.data.items()}
-    clash = sorted(set(streams) & set(queries_data.data))
-    if clash:
-        raise ConfigError(
-            f"[queries.{clash[0]}]", clash[0], "a name no stream has (both become views)", origin
-        )
-    queries = {
-        n: _query(_name("queries", n, origin), d, origin, interval, list(streams))
-        for n, d in queries_data.data.items()
-    }
+    taken: dict[str, str] = {}  # SQL names, which ignore case: streams and queries both become views
+    _unique("streams", [_name("streams", n, origin) for n in streams_data.data], taken, origin)
+    streams = {n: _stream(n, d, origin) for n, d in streams_data.data.items()}
+    _unique("queries", [_name("queries", n, origin) for n in queries_data.data], taken, origin)
+    queries = {n: _query(n, d, origin, interval, list(streams)) for n, d in queries_data.data.items()}
     pipeline = Pipeline(name, path.resolve(), interval, streams, queries)
     _check_outputs(pipeline, origin)
     return pipeline

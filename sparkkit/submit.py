@@ -9,6 +9,7 @@ exact command instead.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shlex
@@ -26,6 +27,8 @@ from sparkkit.redaction import redact_text
 
 #: The driver script spark-submit runs: ``driver.py JOB [job options]``.
 DRIVER = Path(__file__).resolve().parent / "_submit" / "driver.py"
+#: How many package zips the cache keeps (the newest used); older builds' zips are removed.
+KEEP_ZIPS = 3
 
 
 def default_cache_dir() -> Path:
@@ -49,14 +52,29 @@ def package_zip(cache_dir: Path | None = None) -> Path:
     target = (
         cache_dir or default_cache_dir()
     ) / f"sparkkit-{sparkkit.__version__}-{digest.hexdigest()[:12]}.zip"
-    if not target.is_file():
+    if target.is_file():
+        os.utime(target)  # the newest used: pruning keeps it
+    else:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(f".{os.getpid()}.tmp")
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in files:
                 archive.write(path, Path("sparkkit") / path.relative_to(root))
         os.replace(partial, target)
+    prune_zips(target.parent)
     return target
+
+
+def prune_zips(cache_dir: Path, keep: int = KEEP_ZIPS) -> list[Path]:
+    """Remove all but the ``keep`` most recently used package zips in ``cache_dir``; the removed ones."""
+    zips = []
+    for path in cache_dir.glob("sparkkit-*.zip"):
+        with contextlib.suppress(FileNotFoundError):  # another process's pruning got there first
+            zips.append((path.stat().st_mtime, path))
+    old = [path for _, path in sorted(zips, reverse=True)[keep:]]
+    for path in old:
+        path.unlink(missing_ok=True)
+    return old
 
 
 def python_for_spark() -> str:

@@ -44,8 +44,8 @@ def test_up_is_idempotent_and_down_leaves_nothing(tmp_path: Path) -> None:
 def test_a_taken_port_is_a_clear_error(tmp_path: Path, kafka_bootstrap: str) -> None:
     port = kafka_bootstrap.rsplit(":", 1)[1]
     result = sparkkit("kafka", "up", "--state-dir", str(tmp_path), "--port", port)
-    assert result.returncode == 1
-    assert f"sparkkit: error: port 127.0.0.1:{port} is already taken" in result.stderr
+    assert result.returncode == 2  # a configuration problem, as for `sparkkit cluster up`
+    assert f"sparkkit: error: --port={port}: port 127.0.0.1:{port} is already taken" in result.stderr
     assert "Traceback" not in result.stderr
 
 
