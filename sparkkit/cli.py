@@ -385,9 +385,7 @@ def _background_command(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="sparkkit", description="Build, run and test PySpark streaming jobs."
-    )
+    parser = OneLineParser(prog="sparkkit", description="Build, run and test PySpark streaming jobs.")
     parser.add_argument("--version", action="version", version=f"sparkkit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -522,8 +520,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["run"] and (len(argv) == 1 or argv[1] in ("-h", "--help")):
         print(RUN_USAGE)
         return 0 if len(argv) > 1 else 2
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
         if args.command == "run":
             if args.job == "streams":
                 return run_streams_main(args.options)
