@@ -367,9 +367,9 @@ def _cmd_produce(args: argparse.Namespace) -> int:
 
 
 def _background_command(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, text: str, what: str,
+    commands: argparse._SubParsersAction[OneLineParser], name: str, text: str, what: str,
     actions: dict[str, str], func: Callable[[argparse.Namespace], int],
-) -> dict[str, argparse.ArgumentParser]:  # fmt: skip
+) -> dict[str, OneLineParser]:  # fmt: skip
     """``sparkkit NAME up|down|status`` for background processes kept in a state directory."""
     command = commands.add_parser(name, help=text, description=f"{what}: {text}.")
     subcommands = command.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -62,7 +62,8 @@ class SecretMissingError(SparkkitError):
         self.variable = variable
         super().__init__(
             f"the value of {option} is not available here: {variable} is not set in this process's "
-            "environment (executors on a cluster get it through spark.executorEnv)"
+            "environment (Python workers get it from the SparkContext of the process that parsed "
+            "the address)"
         )
 
 

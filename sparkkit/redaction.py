@@ -18,7 +18,7 @@ MASK = "***"
 #: ``ssl.key.password``, ``ssl.keystore.key``, ``sasl.oauthbearer.client.secret``,
 #: ``basic.auth.user.info``, and Spark's own ``secret|password|token|access.key``.
 SECRET_NAME = re.compile(
-    r"(?i)secret|password|passwd|token|access[._-]?key|jaas|credential|ssl[._-]key|"
+    r"(?i)secret|password|passwd|token|access[._-]?key|jaas|credential|ssl[._-](?:keystore[._-])?key\b|"
     r"user[._-]info|api[._-]?key|private[._-]?key"
 )
 

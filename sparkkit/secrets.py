@@ -8,18 +8,24 @@ reference; :func:`reveal` puts the value back at the moment a client connects.
 
 The variable is named after the option and where it points (never after the value), so a
 restart with a rotated credential finds the new value under the same name. Child processes
-inherit it: the JVM and its Python workers in local mode, ``spark-submit``'s driver.
-Executors on a cluster get it through ``spark.executorEnv`` (:func:`executor_env`), which
-Spark's redaction hides in its UI and event log.
+inherit it (a JVM started afterwards, ``spark-submit``'s driver), and the running
+SparkContext's ``environment`` gets it too (:func:`share_with_workers`): PySpark sends that
+with every Python function it ships (UDFs, RDD functions, Python data sources), so Python
+workers have it in local mode and on a cluster alike — and, unlike ``spark.executorEnv``, it
+is not part of the SparkConf a DStream checkpoint saves.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from typing import TYPE_CHECKING
 
 from sparkkit.errors import SecretMissingError
 from sparkkit.redaction import is_secret, remember
+
+if TYPE_CHECKING:
+    from pyspark import SparkContext
 
 PREFIX = "SPARKKIT_SECRET_"
 #: What a concealed option's value looks like: ``sparkkit-secret:SPARKKIT_SECRET_0123ABCD...``.
@@ -48,6 +54,7 @@ def conceal(scope: str, options: dict[str, str]) -> dict[str, str]:
             variable = variable_name(scope, name)
             os.environ[variable] = value
             remember(value)
+            _share_with_active_context(variable, value)
             concealed[name] = REFERENCE + variable
     return concealed
 
@@ -72,9 +79,19 @@ def reveal(options: dict[str, str]) -> dict[str, str]:
     return revealed
 
 
-def executor_env() -> dict[str, str]:
-    """``spark.executorEnv.*`` settings that give a cluster's executors this process's secrets."""
-    return {f"spark.executorEnv.{k}": v for k, v in os.environ.items() if k.startswith(PREFIX)}
+def _share_with_active_context(variable: str, value: str) -> None:
+    from pyspark import SparkContext
+
+    context = SparkContext._active_spark_context
+    if context is not None:
+        context.environment[variable] = value
+
+
+def share_with_workers(context: SparkContext) -> None:
+    """Give the Python workers of ``context`` every secret this process holds."""
+    for name, value in os.environ.items():
+        if name.startswith(PREFIX):
+            context.environment[name] = value
 
 
 def remember_environment() -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from sparkkit.config import JobConfig, find_conf_dir
 from sparkkit.redaction import spark_redaction_conf
-from sparkkit.secrets import executor_env, remember_environment
+from sparkkit.secrets import remember_environment, share_with_workers
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -45,12 +45,11 @@ def build_spark_session(
     """Get or create the process's SparkSession.
 
     ``master`` defaults to ``local[*]``, except under ``spark-submit``, whose ``--master`` wins.
-    Spark's redaction covers sparkkit's secret names (unless ``conf`` sets it), and executors
-    on a cluster get the concealed secrets (:mod:`sparkkit.secrets`).
+    Spark's redaction covers sparkkit's secret names (unless ``conf`` sets it), and Python
+    workers get the concealed secrets (:mod:`sparkkit.secrets`).
     """
     prepare_environment()
     remember_environment()
-    from pyspark import SparkConf
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(app_name)
@@ -61,14 +60,10 @@ def build_spark_session(
     submitted_without_conf = launched_by_spark_submit() and "SPARK_CONF_DIR" not in os.environ
     if submitted_without_conf:
         builder = _with_sparkkit_defaults(builder)
-    settings = dict(spark_redaction_conf())
-    effective_master = master or SparkConf().get("spark.master", "local[*]")
-    if not effective_master.startswith("local"):
-        settings.update(executor_env())
-    settings.update(conf or {})
-    for key, value in settings.items():
+    for key, value in {**spark_redaction_conf(), **(conf or {})}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
+    share_with_workers(spark.sparkContext)
     if submitted_without_conf:
         spark.sparkContext.setLogLevel("WARN")
     return spark
