@@ -2,8 +2,11 @@
 
 Records come from a file (one per line), from a ``generator://`` address (the same records the
 generator source makes), or from standard input; ``--rate`` paces them, ``--count`` stops after
-that many. By default every record is flushed on its own, one per request, which keeps
-``latest`` offsets exact on brokers (such as tansu) that report only a batch's base offset.
+that many. The address's ``client=`` and ``kafka.*`` options are those of a Kafka sink. By
+default every record is flushed on its own, one per request: other readers of the embedded
+broker (tansu) see a partition's end only up to the first record of its last batch through
+ListOffsets (sparkkit's own reader does not depend on it; see
+:func:`sparkkit.kafka_client.fetch_offsets`); ``--flush-every N`` batches N records.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from sparkkit.addresses import Address, parse_source
-from sparkkit.errors import ConfigError, SparkkitError
+from sparkkit.errors import ConfigError, KafkaError
+from sparkkit.kafka_client import Sender, checked_client, topic_partitions
 from sparkkit.net import any_answers
 from sparkkit.sources.generator import GeneratorSource, generator_key
 
@@ -40,31 +44,35 @@ def produce(
     address: Address, records: Iterable[str], rate: float | None = None, count: int | None = None,
     flush_every: int = 1,
 ) -> int:  # fmt: skip
-    """Send ``records`` to the address's topic; the number sent."""
-    from kafka import KafkaProducer
-    from kafka.errors import KafkaError
+    """Send ``records`` to the address's topic; the number sent.
 
+    The address's options choose the client (``client=``) and its settings (``kafka.*``, as
+    for a source or sink); the broker is asked for the topic with them before anything is sent.
+    """
     bootstrap = address.netloc
+    client = checked_client(bootstrap, address, "ADDRESS")
     if not any_answers(address.hosts):
-        raise SparkkitError(f"cannot reach Kafka at {bootstrap}: no broker accepts connections there")
-    try:
-        producer = KafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=10_000, max_block_ms=10_000)
-    except KafkaError as exc:
-        raise SparkkitError(f"cannot reach Kafka at {bootstrap}: {exc}") from None
+        raise KafkaError(f"cannot reach Kafka at {bootstrap}: no broker accepts connections there")
+    topic_partitions(client, [address.path])
+    if client.kind == "confluent":
+        overrides: dict[str, object] = {"message.timeout.ms": 30_000}
+    else:
+        overrides = {"request_timeout_ms": 10_000, "max_block_ms": 10_000}
+    sender = Sender(client, overrides)
     started, sent = time.monotonic(), 0
     try:
         for record in itertools.islice(records, count):
-            producer.send(address.path, value=record.encode("utf-8"))
+            sender.send(address.path, record.encode("utf-8"))
             sent += 1
             if sent % flush_every == 0:
-                producer.flush()
+                sender.flush()
             if rate:
                 ahead = sent / rate - (time.monotonic() - started)
                 if ahead > 0:
                     time.sleep(ahead)
-        producer.flush()
+        sender.flush()
     except KafkaError as exc:
-        raise SparkkitError(f"sending to {address.raw} failed after {sent} records: {exc}") from None
+        raise type(exc)(f"sending to {address.location} failed after {sent} records: {exc}") from None
     finally:
-        producer.close()
+        sender.close()
     return sent

@@ -3,18 +3,20 @@
 The value is the row as a JSON object; the key is the row's ``?key=COLUMN`` (by default the
 job's ``word`` or ``key`` column, when it has one). With Spark's Kafka connector on the
 classpath, the batch is written by Spark's own ``kafka`` sink; otherwise each partition is sent
-by a kafka-python producer on the executors. Either way delivery is **at least once**: a batch
-re-run after a crash is sent again, so consumers must tolerate duplicates (keyed by
-``batch_time`` and the key). Options with the ``kafka.`` prefix go to the producer.
+by a producer on the executors, of the client ``client=auto|confluent|kafka-python`` chooses.
+Either way delivery is **at least once**: a batch re-run after a crash is sent again, so
+consumers must tolerate duplicates (keyed by ``batch_time`` and the key). Options with the
+``kafka.`` prefix go to the producer, named as Spark's connector names them
+(:mod:`sparkkit.kafka_client` translates them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sparkkit.errors import ConfigError
-from sparkkit.kafka_client import client_options, native_connector
+from sparkkit.kafka_client import ClientConfig, Sender, checked_client, native_connector, topic_partitions
 from sparkkit.net import any_answers
 from sparkkit.sinks.base import JSON_TIMESTAMP_FORMAT, BatchInfo, Delivery, Sink
 
@@ -28,20 +30,18 @@ DEFAULT_KEYS = ("key", "word")
 class _SendPartition:
     """``foreachPartition`` target: one producer per partition, flushed before the task ends."""
 
-    def __init__(self, client: dict[str, Any], topic: str) -> None:
+    def __init__(self, client: ClientConfig, topic: str) -> None:
         self.client, self.topic = client, topic
 
     def __call__(self, rows: Iterator[Row]) -> None:
-        from kafka import KafkaProducer
-
-        producer = KafkaProducer(**self.client)
+        sender = Sender(self.client)
         try:
             for row in rows:
                 key = None if row["key"] is None else row["key"].encode("utf-8")
-                producer.send(self.topic, key=key, value=row["value"].encode("utf-8"))
-            producer.flush()
+                sender.send(self.topic, row["value"].encode("utf-8"), key)
+            sender.flush()
         finally:
-            producer.close()
+            sender.close()
 
 
 class KafkaSink(Sink):
@@ -57,12 +57,14 @@ class KafkaSink(Sink):
 
     def check(self) -> None:
         for name in self.address.params:
-            if name != "key" and not name.startswith("kafka."):
+            if name not in ("key", "client") and not name.lower().startswith("kafka."):
                 raise ConfigError(
-                    "--sink", self.address.raw, f"unknown option {name!r}; accepted: key, kafka.*"
+                    "--sink", self.address.raw, f"unknown option {name!r}; accepted: key, client, kafka.*"
                 )
+        client = checked_client(self.bootstrap, self.address, "--sink")
         if not any_answers(self.address.hosts):
             raise ConfigError("--sink", self.address.raw, f"no Kafka broker answers at {self.bootstrap}")
+        topic_partitions(client, [self.address.path])  # with the client's own settings
 
     def check_columns(self, columns: Sequence[str]) -> None:
         key = self.address.params.get("key")
@@ -85,10 +87,9 @@ class KafkaSink(Sink):
 
     def write(self, df: DataFrame, batch: BatchInfo) -> None:
         records = self.records(df)
-        options = {k: v for k, v in self.address.params.items() if k.startswith("kafka.")}
+        client = ClientConfig.from_params(self.bootstrap, self.address.params)
         if native_connector(df.sparkSession):
             writer = records.write.format("kafka").option("kafka.bootstrap.servers", self.bootstrap)
-            writer.option("topic", self.address.path).options(**options).save()
+            writer.option("topic", self.address.path).options(**client.java()).save()
         else:
-            client = {"bootstrap_servers": self.bootstrap, **client_options(options)}
             records.foreachPartition(_SendPartition(client, self.address.path))

@@ -1,14 +1,18 @@
 """``kafka://HOST:PORT[,HOST:PORT]/TOPIC[,TOPIC]?...`` for Structured Streaming.
 
 Spark's native ``kafka`` format is used when its connector jar is on the classpath. Otherwise
-sparkkit's own source on the Python Data Source API reads Kafka with kafka-python: offsets are
-``{"topic:partition": offset}`` dicts kept in the query checkpoint; ``startingOffsets`` is
-earliest, latest or Spark's JSON form; ``maxOffsetsPerTrigger`` is honoured through
+sparkkit's own source on the Python Data Source API reads Kafka with confluent-kafka or
+kafka-python: offsets are ``{"topic:partition": offset}`` dicts kept in the query checkpoint
+(each partition's end is its high watermark: see :func:`~sparkkit.kafka_client.fetch_offsets`);
+``startingOffsets`` is earliest, latest or Spark's JSON form; ``maxOffsetsPerTrigger`` is honoured through
 ``latestOffset(start, limit)`` (shared among partitions in proportion to their lag);
 ``minPartitions`` splits large ranges so both cores read; ``read()`` yields Arrow record
 batches with the columns of Spark's Kafka source; partitions added later are read from their
 start; offsets lost to retention fail the query unless ``failOnDataLoss=false``.
-Options with the ``kafka.`` prefix go to the Kafka client (``kafka.security.protocol`` ...).
+Options with the ``kafka.`` prefix are the Kafka client's, named as Spark's connector names them
+(``kafka.security.protocol``, ``kafka.sasl.jaas.config`` ...; :mod:`sparkkit.kafka_client`
+translates them for the Python clients); every Kafka call of the source, offsets and lag
+included, goes through the one client ``client=`` chose.
 
 Values are text lines, or JSON objects with ``format=json&schema=DDL``. A value that is not
 UTF-8 (or not a JSON object for ``format=json``) becomes a dead letter with its topic,
@@ -32,7 +36,15 @@ from sparkkit.deadletters import (
     read_value,
 )
 from sparkkit.errors import ConfigError
-from sparkkit.kafka_client import ClientConfig, fetch_offsets, native_connector, read_batches, tp_key
+from sparkkit.kafka_client import (
+    ClientConfig,
+    checked_client,
+    fetch_offsets,
+    native_connector,
+    read_batches,
+    topic_partitions,
+    tp_key,
+)
 from sparkkit.net import any_answers
 from sparkkit.origin import COLUMN as ORIGIN
 from sparkkit.origin import origin_column
@@ -302,12 +314,10 @@ class KafkaSource(Source):
                 self.address.raw,
                 "format=json needs ?schema=DDL (e.g. schema=user STRING, ts TIMESTAMP)",
             )
-        try:
-            ClientConfig.from_params(self.bootstrap, self.address.params)
-        except ConfigError as exc:
-            raise ConfigError("--source", self.address.raw, f"client= must be {exc.accepted}") from None
+        client = checked_client(self.bootstrap, self.address, "--source")
         if not any_answers(self.address.hosts):
             raise ConfigError("--source", self.address.raw, f"no Kafka broker answers at {self.bootstrap}")
+        topic_partitions(client, self.address.path.split(","))  # with the client's own settings
 
     def dstream(self, ssc: StreamingContext, ctx: SourceContext) -> DStream[Any]:
         params = {k.lower(): v for k, v in self.address.params.items()}
@@ -328,6 +338,9 @@ class KafkaSource(Source):
 
         params = {k: v for k, v in self.address.params.items() if k not in _OWN_PARAMS}
         if native_connector(spark):
+            # Spark's connector takes the Java client's options, with the secrets themselves
+            client = ClientConfig.from_params(self.bootstrap, self.address.params)
+            params = {k: v for k, v in params.items() if not k.lower().startswith("kafka.")} | client.java()
             reader = spark.readStream.format("kafka").option("kafka.bootstrap.servers", self.bootstrap)
         else:
             spark.dataSource.register(KafkaDataSource)
