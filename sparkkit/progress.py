@@ -148,6 +148,8 @@ class StructuredProgress(StreamingQueryListener):
     ) -> None:
         self.query_of = query_of
         self.observers = list(observers)
+        self._ended: set[str] = set()
+        self._ended_changed = threading.Condition()
 
     def onQueryStarted(self, event: Any) -> None:
         pass
@@ -171,4 +173,13 @@ class StructuredProgress(StreamingQueryListener):
         pass
 
     def onQueryTerminated(self, event: Any) -> None:
-        pass
+        with self._ended_changed:
+            self._ended.add(str(event.id))
+            self._ended_changed.notify_all()
+
+    def wait_ended(self, query_ids: Sequence[str], timeout: float) -> bool:
+        """Block until the termination of every query in ``query_ids`` has been delivered here
+        (Spark's listener bus delivers a query's events in order: its progress events before);
+        False if ``timeout`` seconds passed first."""
+        with self._ended_changed:
+            return self._ended_changed.wait_for(lambda: self._ended.issuperset(query_ids), timeout)

@@ -9,7 +9,10 @@ stopping are written once:
 - a watcher thread per query blocks in its ``awaitTermination``; the first query that fails
   stops all the others, and its error is what the supervisor raises;
 - ``wait`` ends on a duration, SIGTERM, Ctrl-C, a failure, or when every query has ended by
-  itself (end of input), and always stops everything.
+  itself (end of input), and always stops everything;
+- a graceful ``stop`` drains: each Structured query ends between two batches, after the batch it
+  is running has committed and before another can begin (:meth:`StructuredQuery.drain`), all
+  queries at once; a StreamingContext stops with ``stopGraceFully``.
 
 The blocking waits run on watcher threads and the stop at the end of ``wait`` on a thread of its
 own, never on the main thread: a signal landing inside a py4j call breaks the gateway ("Answer
@@ -19,12 +22,13 @@ from Java side is empty"), and a second Ctrl-C must not cut a stop short.
 from __future__ import annotations
 
 import contextlib
+import math
 import signal
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sparkkit.errors import JobFailedError, SparkkitError
 from sparkkit.progress import BatchObserver, DStreamProgress, RunStats, StructuredProgress, stats_for
@@ -100,7 +104,8 @@ class StructuredQuery(Query):
     """A Structured Streaming query, started from its configured ``DataStreamWriter``.
 
     ``endless`` marks a query over a source that always has new data (Spark's rate source), over
-    which ``processAllAvailable`` would never return.
+    which ``processAllAvailable`` would never return. ``starter``, when set, starts the query
+    instead of ``writer.start()`` (the test harness starts queries on a clock it sets).
     """
 
     def __init__(self, name: str, run_key: str, writer: DataStreamWriter, endless: bool = False) -> None:
@@ -108,13 +113,14 @@ class StructuredQuery(Query):
         self.writer = writer
         self.endless = endless
         self.query: StreamingQuery | None = None
+        self.starter: Callable[[DataStreamWriter], StreamingQuery] | None = None
 
     @property
     def id(self) -> str | None:
         return str(self.query.id) if self.query is not None else None
 
     def start(self) -> None:
-        self.query = self.writer.start()
+        self.query = self.writer.start() if self.starter is None else self.starter(self.writer)
 
     def await_end(self) -> None:
         if self.query is not None:
@@ -133,17 +139,215 @@ class StructuredQuery(Query):
         return query is not None and query.isActive and bool(query.status["isTriggerActive"])
 
     def stop(self, graceful: bool) -> None:
-        """Stop now; the supervisor's graceful stop calls this only between batches (see ``busy``).
+        """Stop now: a running batch is interrupted (see :meth:`drain` for a graceful stop).
 
-        A batch interrupted all the same loses nothing: its id is not committed and it re-runs on
-        restart. (``processAllAvailable`` cannot serve: a rate source always has more data.)
+        An interrupted batch loses nothing: its id is not committed and it re-runs on restart.
         """
         if self.query is not None:
             self.query.stop()
 
+    def drain(self, deadline: float) -> None:
+        """Stop between two batches: after the batch running now has committed, before another
+        begins; past ``deadline`` (``time.monotonic()``), stop at once.
+
+        ``query.stop()`` interrupts whatever the query's micro-batch thread is doing, and no public
+        API says when that thread is between batches: ``status`` and the progress events (posted
+        asynchronously, after the thread has moved on) are always late, so a stop "right after a
+        progress event" interrupts the next batch whenever batches run back to back, and one
+        "when not busy" whenever a trigger starts in between. The drain works with the thread
+        itself instead (:class:`_BatchLoop`): it holds the query's progress lock, without which the
+        thread can neither plan a batch (write its offsets) nor commit one, looks where the thread
+        waits, and sets the query's stop flag only where the next thing the thread does with it is
+        to leave its loop (see :meth:`_BatchLoop.end_between_batches`). So every batch the query
+        began is committed, and the checkpoint's offsets and commits end at the same batch: a
+        restart plans a new batch instead of re-running one, and a sink that is not idempotent
+        sees each batch once. It takes at most the rest of the running batch, or one whole batch
+        when a trigger was just starting.
+
+        Over a query whose internals are out of reach (another Spark version, Spark Connect) it
+        falls back to stopping the query as soon as ``status`` says no trigger is active, which
+        interrupts a trigger that starts in between.
+        """
+        query = self.query
+        if query is None:
+            return
+        try:
+            loop = _BatchLoop(query)
+        except Exception:  # not a classic micro-batch query of a known Spark
+            self._stop_when_idle(deadline)
+            return
+        try:
+            how = loop.end_between_batches(deadline)
+        except Exception:  # the session is going away: nothing to drain any more
+            how = _LATE
+        if how == _AFTER_BATCH:  # the thread leaves its loop once the batch has committed
+            with contextlib.suppress(Exception):  # a failure of that last batch is the watcher's
+                query.awaitTermination(max(1, math.ceil(deadline - time.monotonic())))
+        # _BETWEEN: the thread waits for its next trigger, and will see the flag and leave when
+        # it wakes: interrupting the wait only makes that sooner. _ENDED: nothing left to stop.
+        # _LATE: the grace period is over, the running batch is interrupted.
+        self.stop(graceful=False)
+
+    def _stop_when_idle(self, deadline: float) -> None:
+        while self.busy and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.stop(graceful=False)
+
+
+#: How :meth:`_BatchLoop.end_between_batches` ended a query's loop.
+_ENDED, _AFTER_BATCH, _BETWEEN, _LATE = "ended", "after the running batch", "between batches", "late"
+#: Where a micro-batch thread is, as :meth:`_BatchLoop.position` sees it.
+_CONSTRUCTING = "parked before planning a batch"
+_COMMITTING = "parked before committing its batch"
+_FINISHING = "parked after its trigger"
+_PARKED = "parked elsewhere"
+_WAITING = "waiting for its next trigger"
+_RUNNING = "running"
+#: Seconds between two looks at a micro-batch thread that is running a batch.
+_LOOK_INTERVAL = 0.01
+
+
+class _BatchLoop:
+    """A classic micro-batch query's own loop, through Py4J: its thread, its progress lock and
+    its state flag (``StreamExecution.queryExecutionThread``, ``awaitProgressLock``, ``state``).
+
+    One iteration of the thread's loop (``ProcessingTimeExecutor.execute`` calling
+    ``MicroBatchExecution.executeOneBatch``, Spark 4): wait until the next trigger time; check the
+    flag (``isActive``) and leave the loop if it is set; otherwise, holding the progress lock,
+    plan the next batch (ask the sources for offsets, write them to the offset log); plan the
+    query, then check the flag again and interrupt itself if it is set (so a flag set while a
+    batch is being planned aborts that batch); run the batch (the sink, ``foreachBatch``); holding
+    the lock, write the commit log; post the progress event; take the lock once more to wake
+    ``processAllAvailable`` waiters; then return the flag's negation, ending the loop if set.
+    The lock is fair, and ``lock()`` cannot be interrupted.
+    """
+
+    def __init__(self, query: StreamingQuery) -> None:
+        from pyspark import SparkContext
+
+        jvm: Any = SparkContext._jvm
+        execution = query._jsq.streamingQuery()
+        self.jvm = jvm
+        self.lock = execution.awaitProgressLock()
+        self.thread = execution.queryExecutionThread()
+        self.state = execution.state()
+        package = self.state.get().getClass().getName().rpartition(".")[0]
+        self.active = self._module(f"{package}.ACTIVE$")
+        self.terminated = self._module(f"{package}.TERMINATED$")
+        self.millis = jvm.java.util.concurrent.TimeUnit.MILLISECONDS
+
+    def _module(self, name: str) -> Any:
+        return self.jvm.java.lang.Class.forName(name).getField("MODULE$").get(None)
+
+    def _methods(self) -> list[str]:
+        """The thread's stack, innermost first, as ``Class.method`` names."""
+        trace = self.jvm.java.lang.Throwable()
+        trace.setStackTrace(self.thread.getStackTrace())
+        lines = str(self.jvm.org.apache.spark.util.Utils.exceptionString(trace)).splitlines()
+        frames = [line.strip()[3:] for line in lines if line.startswith("\tat ")]
+        return [frame.split("(")[0].rpartition("/")[2] for frame in frames]
+
+    def position(self) -> str:
+        """Where the thread is. Parked on the lock while this side holds it, it stays there."""
+        if not self.thread.isAlive():
+            return _ENDED
+        if self.lock.hasQueuedThread(self.thread):
+            methods = self._methods()
+            locked = next((i for i, m in enumerate(methods) if m.endswith(_LOCKED)), len(methods))
+            for caller in methods[locked + 1 :]:
+                if caller.endswith(_CONSTRUCT):
+                    return _CONSTRUCTING
+                if caller.endswith(_RUN):
+                    return _COMMITTING
+                if caller.endswith(_ONE_BATCH):
+                    return _FINISHING
+            if any("runStream" in m for m in methods):
+                return _ENDED  # out of its loop, about to end (the query is terminated already)
+            return _PARKED
+        if str(self.thread.getState()) == "RUNNABLE":
+            return _RUNNING
+        methods = self._methods()
+        for i, method in enumerate(methods[:-1]):
+            if method.endswith(".waitTillTime") and methods[i + 1].endswith("ProcessingTimeExecutor.execute"):
+                return _WAITING  # before the trigger's flag check
+        ours = [m for m in methods if not m.startswith(("java.", "jdk."))]
+        sleeping = bool(methods) and methods[0].startswith("java.lang.Thread.sleep")
+        if sleeping and bool(ours) and ours[0].endswith(_ONE_BATCH):
+            return _WAITING  # the pause after a trigger without data, before the flag is returned
+        return _RUNNING
+
+    def end_between_batches(self, deadline: float) -> str:
+        """Set the stop flag where the thread's next use of it ends its loop with no batch begun
+        and none interrupted; how it ended (``_AFTER_BATCH``, ``_BETWEEN``, ``_ENDED``, ``_LATE``).
+
+        Holding the lock, look where the thread is until it stays put:
+
+        - parked before committing (``runBatch``) or after its trigger (``executeOneBatch``): the
+          batch is past its planning, so the flag aborts nothing; the thread commits, posts the
+          batch's progress and leaves the loop when the batch returns the flag: ``_AFTER_BATCH``;
+        - waiting for its next trigger (or pausing after a trigger without data): set the flag,
+          then look again. Still waiting: its next step is the flag check, which now ends the loop
+          (``_BETWEEN``). Parked before planning a batch: it checked the flag before it was set,
+          so unset it (the thread has not read it since) and let that batch run, as below;
+        - parked before planning a batch (or anywhere else not known to be safe): release the
+          lock; the fair lock lets the thread plan the batch first, then this side takes it again
+          and waits for the batch to come to its commit;
+        - ended, or leaving its loop (parked in ``runStream``'s cleanup): ``_ENDED``;
+        - running (a batch, or between two of these places): look again shortly.
+        """
+        flagged = False
+        if not self._acquire(deadline):
+            return _ENDED if not self.thread.isAlive() else _LATE
+        try:
+            while time.monotonic() < deadline:
+                where = self.position()
+                if where == _ENDED:
+                    return _ENDED
+                if where in (_COMMITTING, _FINISHING):
+                    self.state.compareAndSet(self.active, self.terminated)
+                    return _AFTER_BATCH
+                if where == _WAITING:
+                    if flagged:
+                        return _BETWEEN
+                    self.state.compareAndSet(self.active, self.terminated)
+                    flagged = bool(self.state.get().equals(self.terminated))
+                    continue
+                if where in (_CONSTRUCTING, _PARKED):
+                    if flagged:  # it read the flag before it was set, and has not since
+                        self.state.compareAndSet(self.terminated, self.active)
+                        flagged = False
+                    self.lock.unlock()
+                    if not self._acquire(deadline):
+                        return _ENDED if not self.thread.isAlive() else _LATE
+                    continue
+                time.sleep(_LOOK_INTERVAL)
+            return _LATE
+        finally:
+            if self.lock.isHeldByCurrentThread():
+                self.lock.unlock()
+
+    def _acquire(self, deadline: float) -> bool:
+        """Take the lock (fairly: behind a thread already waiting for it); False past ``deadline``
+        or once the query's thread has ended."""
+        while time.monotonic() < deadline:
+            if self.lock.tryLock(50, self.millis):
+                return True
+            if not self.thread.isAlive():
+                return False
+        return False
+
+
+#: The methods of Spark's ``MicroBatchExecution`` that :meth:`_BatchLoop.position` recognises.
+_LOCKED = "MicroBatchExecution.withProgressLocked"
+_CONSTRUCT = "MicroBatchExecution.constructNextBatch"
+_RUN = "MicroBatchExecution.runBatch"
+_ONE_BATCH = "MicroBatchExecution.executeOneBatch"
+
 
 #: How long a graceful stop lets running batches finish before it interrupts them.
 GRACE_SECONDS = 60.0
+#: How long a stop waits for Spark's listener bus to deliver the stopped queries' last events.
+LISTENER_SECONDS = 10.0
 
 
 class DStreamQuery(Query):
@@ -166,6 +370,11 @@ class DStreamQuery(Query):
             self.context.awaitTermination()
 
     def stop(self, graceful: bool) -> None:
+        """Stop the context (the SparkContext stays). Gracefully (``stopGraceFully``), it drains
+        already: Spark stops generating batches, then runs every batch generated so far, the
+        running one included, to completion (past ``spark.streaming.gracefulStopTimeout``, ten
+        batch intervals by default, it stops waiting: the jobs already queued still run, but the
+        checkpoints of the last batches may not be written)."""
         if self.context is not None and not self._stopped:
             self._stopped = True
             self.context.stop(stopSparkContext=False, stopGraceFully=graceful)
@@ -336,30 +545,52 @@ class Supervisor:
         self.check()
 
     def stop(self, graceful: bool = True) -> None:
-        """Stop every started query, newest first; then the cleanup. Idempotent, any thread."""
+        """Stop every started query, then the cleanup. Idempotent, any thread.
+
+        Gracefully, the Structured queries drain all at once (each on a thread of its own, so none
+        begins a batch while another finishes one): each ends between two batches, every batch it
+        began committed (:meth:`StructuredQuery.drain`), within :data:`GRACE_SECONDS`; a
+        StreamingContext stops with ``stopGraceFully``. Otherwise each query is stopped at once,
+        newest first. Either way the progress listener is removed only once it has seen every
+        stopped query end (Spark posts that after the query's last progress), so the observers
+        and the statistics have every batch that ran when ``stop`` returns.
+        """
         self._stopping.set()
         with self._stop_lock:
-            pending = list(reversed(self.started))
-            deadline = time.monotonic() + GRACE_SECONDS
-            while graceful and pending and time.monotonic() < deadline:
-                # stop each query as soon as it is between batches: one by one, the others would
-                # start new batches while they wait
-                for query in [q for q in pending if not q.busy]:
+            queries = list(reversed(self.started))
+            if graceful:
+                deadline = time.monotonic() + GRACE_SECONDS
+                drains = [
+                    threading.Thread(target=_drain, args=(q, deadline), name=f"sparkkit-drain-{q.name}")
+                    for q in queries
+                    if isinstance(q, StructuredQuery)
+                ]
+                for drain in drains:
+                    drain.start()
+                for query in queries:
+                    if not isinstance(query, StructuredQuery):
+                        with contextlib.suppress(Exception):
+                            query.stop(graceful=True)
+                for drain in drains:
+                    drain.join()
+            else:
+                for query in queries:
                     with contextlib.suppress(Exception):  # a query failing as it stops is stopped
-                        query.stop(graceful)
-                    pending.remove(query)
-                if pending:
-                    time.sleep(0.05)
-            for query in pending:  # still busy after the grace period: interrupted
-                with contextlib.suppress(Exception):
-                    query.stop(False)
+                        query.stop(graceful=False)
             if self._listener is not None:
+                ids = [q.id for q in queries if isinstance(q, StructuredQuery) and q.id is not None]
+                self._listener.wait_ended(ids, LISTENER_SECONDS)
                 with contextlib.suppress(Exception):  # the session may be gone already
                     self.spark.streams.removeListener(self._listener)
                 self._listener = None
             if self.cleanup is not None:
                 cleanup, self.cleanup = self.cleanup, None
                 cleanup()
+
+
+def _drain(query: StructuredQuery, deadline: float) -> None:
+    with contextlib.suppress(Exception):  # a query failing as it stops is stopped
+        query.drain(deadline)
 
 
 class Supervised:

@@ -5,13 +5,16 @@ real file source with ``maxFilesPerTrigger=1``, and the output goes through the 
 writer into a ``memory://`` table, so the harness exercises the same path as ``sparkkit run``.
 It waits on batch completion, never on the clock: DStream runs block until the memory table
 has seen one output per input batch; Structured runs call ``processAllAvailable`` after each
-batch, so ``outputs[i]`` is exactly what input batch ``i`` produced.
+batch, so ``outputs[i]`` is exactly what input batch ``i`` produced. A Structured run may also
+say at what processing time each batch runs (``times_ms``): the queries then run on a
+:class:`TriggerClock` the harness sets, and processing-time TTLs and timers fire exactly then.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -22,7 +25,7 @@ from urllib.parse import quote
 from sparkkit.config import JobConfig, load_config
 from sparkkit.deadletter_writer import read_dead_letters
 from sparkkit.duration import Duration
-from sparkkit.errors import HarnessTimeoutError
+from sparkkit.errors import HarnessTimeoutError, SparkkitError
 from sparkkit.jobs import get_job
 from sparkkit.pipeline import load_pipeline
 from sparkkit.processor import Processor, prepare_pipeline
@@ -30,9 +33,11 @@ from sparkkit.progress import BatchObserver, RunStats
 from sparkkit.runner import Prepared, Run, prepare
 from sparkkit.sinks import MemoryTable, memory_table, sink_for
 from sparkkit.sources import source_for
+from sparkkit.supervisor import Query, StructuredQuery
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+    from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
 Rows = list[dict[str, Any]]
 #: The trigger of every query in :meth:`StreamHarness.run_pipeline`.
@@ -52,6 +57,23 @@ def infer_ddl(records: Sequence[Mapping[str, Any]]) -> str:
     return ", ".join(f"`{name}` {ddl}" for name, ddl in types.items())
 
 
+def _check_times(times_ms: Sequence[int], batches: int, api: str, interval_ms: int) -> None:
+    """Refuse processing times a run cannot have: each batch runs at a trigger of its own."""
+    if api != "structured":
+        raise SparkkitError(
+            f"times_ms needs api='structured' (a DStream batch's time is its schedule), not {api!r}"
+        )
+    if len(times_ms) != batches:
+        raise SparkkitError(f"times_ms has {len(times_ms)} times for {batches} batches")
+    for i in range(1, len(times_ms)):
+        trigger = (times_ms[i - 1] // interval_ms + 1) * interval_ms
+        if times_ms[i] < trigger:
+            raise SparkkitError(
+                f"times_ms[{i}] = {times_ms[i]}: after the batch at {times_ms[i - 1]} ms the next "
+                f"trigger ({interval_ms} ms interval) is at {trigger} ms; batch {i} would never run"
+            )
+
+
 def without(rows: Rows, *columns: str) -> Rows:
     """``rows`` with ``columns`` dropped (``batch_time`` differs from run to run)."""
     return [{k: v for k, v in row.items() if k not in columns} for row in rows]
@@ -60,6 +82,130 @@ def without(rows: Rows, *columns: str) -> Rows:
 def as_counts(rows: Rows, key: str = "word") -> dict[str, int]:
     """``{row[key]: row["count"]}`` for one batch's rows."""
     return {row[key]: row["count"] for row in rows}
+
+
+class TriggerClock:
+    """A processing-time clock for Structured queries, set by the test instead of the wall.
+
+    A Structured query reads the time from its trigger clock: when to start the next trigger
+    (every ``batch_interval``, on multiples of it), and each batch's timestamp, logged with its
+    offsets, which is what ``current_timestamp()``, processing-time timers and state TTLs see.
+    ``DataStreamWriter.start()`` always gives it the system clock; Spark's own tests give it a
+    ``ManualClock`` through ``StreamingQueryManager.startQuery`` (``StreamTest``'s
+    ``StartStream(triggerClock=...)``), and :meth:`start` does the same from Python. A query on
+    this clock runs a trigger only when :meth:`set` moves the time to or past its next trigger
+    time; the batch it runs then has exactly that time as its timestamp.
+
+    Parameters
+    ----------
+    spark : SparkSession
+        A classic (Py4J) session.
+    start_ms : int
+        The time, in milliseconds since the epoch, when the queries start (their first trigger).
+    """
+
+    def __init__(self, spark: SparkSession, start_ms: int) -> None:
+        self._jvm: Any = spark.sparkContext._jvm
+        if self._jvm is None:
+            raise SparkkitError("a trigger clock needs a classic (Py4J) SparkSession")
+        self._clock = self._jvm.org.apache.spark.util.ManualClock(start_ms)
+
+    @property
+    def now_ms(self) -> int:
+        return int(self._clock.getTimeMillis())
+
+    def set(self, ms: int) -> None:
+        """Move the time to ``ms`` (never back): a query waiting for a trigger time up to ``ms``
+        runs that trigger at once."""
+        if ms < self.now_ms:
+            raise SparkkitError(f"the trigger clock cannot go back from {self.now_ms} to {ms} ms")
+        self._clock.setTime(ms)
+
+    def start(self, writer: DataStreamWriter) -> StreamingQuery:
+        """Start ``writer``'s query (a ``foreachBatch`` one, as sparkkit's are) on this clock.
+
+        What ``DataStreamWriter.start()`` does for ``foreachBatch``, with this clock: the sink is a
+        ``ForeachBatchSink`` of the writer's function, and every other setting is the writer's,
+        read from its fields (Spark 4's ``classic.DataStreamWriter``).
+        """
+        from pyspark.sql.streaming import StreamingQuery
+
+        jwriter = writer._jwrite
+
+        def field(name: str) -> Any:
+            handle = jwriter.getClass().getDeclaredField(name)
+            handle.setAccessible(True)
+            return handle.get(jwriter)
+
+        if field("source") != "foreachBatch":
+            raise SparkkitError(f"a trigger clock starts foreachBatch queries only, not {field('source')}")
+        options, frame = field("extraOptions"), field("ds")
+        sink = self._jvm.org.apache.spark.sql.execution.streaming.sources.ForeachBatchSink(
+            field("foreachBatchWriter"), frame.exprEnc()
+        )
+        manager = frame.sparkSession().streams()
+        arity = {
+            len(m.getParameterTypes()) for m in manager.getClass().getMethods() if m.getName() == "startQuery"
+        }
+        if not arity & {12, 13}:
+            raise SparkkitError(
+                f"no StreamingQueryManager.startQuery of a known Spark 4 form: {sorted(arity)}"
+            )
+        # Spark 4.3 names the sink too (``sinkName``); 4.0's startQuery has one argument fewer
+        named = [options.get("queryName"), field("sinkName")] if 13 in arity else [options.get("queryName")]
+        none = self._jvm.scala.Option.empty()
+        jquery = manager.startQuery(
+            *named,
+            options.get("checkpointLocation"),
+            frame,
+            options.originalMap(),
+            sink,
+            field("outputMode"),
+            True,  # useTempCheckpointLocation, as for every foreachBatch query
+            True,  # recoverFromCheckpointLocation
+            field("trigger"),
+            self._clock,
+            none,
+            none,
+        )
+        return StreamingQuery(jquery)
+
+
+class _ClockedRun(Run):
+    """A job's run whose Structured queries start on a :class:`TriggerClock`."""
+
+    def __init__(
+        self, prepared: Prepared, spark: SparkSession, observers: list[BatchObserver], clock: TriggerClock
+    ) -> None:
+        super().__init__(prepared, spark, observers)
+        self.clock = clock
+        self.clocked: list[StructuredQuery] = []
+        self.batches_before: list[int] = []
+
+    def queries(self) -> list[Query]:
+        queries = super().queries()
+        self.clocked = [query for query in queries if isinstance(query, StructuredQuery)]
+        self.batches_before = [len(query.stats.completed) for query in self.clocked]
+        for query in self.clocked:
+            query.starter = self.clock.start
+        return queries
+
+    def wait_batches(self, count: int, timeout: float) -> None:
+        """Block until each query has completed ``count`` batches in this run; raise a failure."""
+        supervisor = self._started()
+        deadline = time.monotonic() + timeout
+        for query, before in zip(self.clocked, self.batches_before, strict=True):
+            while not query.stats.wait_for(_completed(before + count), 0.2):
+                supervisor.check()
+                if time.monotonic() > deadline:
+                    raise HarnessTimeoutError(
+                        f"{query.name}: {len(query.stats.completed) - before} of {count} batches "
+                        f"after {timeout} s on the trigger clock at {self.clock.now_ms} ms"
+                    )
+
+
+def _completed(count: int) -> Callable[[RunStats], bool]:
+    return lambda stats: len(stats.completed) >= count
 
 
 class StreamHarness:
@@ -175,6 +321,7 @@ class StreamHarness:
         batches: Sequence[Sequence[str | Mapping[str, Any]]],
         api: str = "structured",
         options: Mapping[str, Any] | None = None,
+        times_ms: Sequence[int] | None = None,
     ) -> list[Rows]:
         """Run ``job`` over ``batches`` and return the output rows of each batch.
 
@@ -183,6 +330,13 @@ class StreamHarness:
         the job wrote at input batch ``i``: for DStreams the output of the batch that read it
         (empty where a windowed job does not emit), for Structured Streaming all micro-batches
         run while it was processed. A fresh checkpoint is used unless ``options`` names one.
+
+        ``times_ms`` (Structured only) gives the processing time, in milliseconds since the epoch,
+        at which each batch runs: the queries start on a :class:`TriggerClock` at ``times_ms[0]``
+        and the clock is set to ``times_ms[i]`` once batch ``i`` is written, so the micro-batch
+        that reads it has that batch timestamp (``current_timestamp()``, TTLs, timers). Each time
+        must reach the trigger after the one before: ``times_ms[i] >= (times_ms[i - 1] // T + 1)
+        * T`` for the trigger interval ``T`` (``batch_interval``, 500 ms unless ``options`` say).
         """
         input_dir = self._input_dir()
         table_name = f"harness_{uuid.uuid4().hex[:12]}"
@@ -196,15 +350,25 @@ class StreamHarness:
         config = self._config(job, api, [source], table_name, options)
         table = memory_table(table_name, keep=None)
         lines = [[json.dumps(r) if isinstance(r, Mapping) else str(r) for r in batch] for batch in batches]
+        if times_ms is not None:
+            _check_times(times_ms, len(batches), api, config.batch_interval.ms)
         if api == "dstream":
             for i, batch_lines in enumerate(lines):
                 self._write_batch(input_dir, i, batch_lines)
         prepared = prepare(config)
-        job_run = Run(prepared, self.spark, self._observers()).start()
+        if times_ms is None:
+            job_run = Run(prepared, self.spark, self._observers()).start()
+        else:
+            if lines:  # there before the start: the first trigger reads it, at times_ms[0]
+                self._write_batch(input_dir, 0, lines[0])
+            clock = TriggerClock(self.spark, times_ms[0] if times_ms else 0)
+            job_run = _ClockedRun(prepared, self.spark, self._observers(), clock).start()
         self.last_stats = job_run.stats
         try:
             if api == "dstream":
                 return self._dstream_outputs(job_run, prepared, table, len(batches))
+            if isinstance(job_run, _ClockedRun):
+                return self._clocked_outputs(job_run, input_dir, lines, times_ms or [], table)
             outputs: list[Rows] = []
             for i, batch_lines in enumerate(lines):
                 before = table.total_batches
@@ -214,6 +378,25 @@ class StreamHarness:
             return outputs
         finally:
             job_run.stop(graceful=False)
+
+    def _clocked_outputs(
+        self,
+        job_run: _ClockedRun,
+        input_dir: Path,
+        lines: list[list[str]],
+        times_ms: Sequence[int],
+        table: MemoryTable,
+    ) -> list[Rows]:
+        """Run batch ``i`` at ``times_ms[i]``; the rows each wrote."""
+        outputs: list[Rows] = []
+        for i, batch_lines in enumerate(lines):
+            before = table.total_batches
+            if i:
+                self._write_batch(input_dir, i, batch_lines)
+                job_run.clock.set(times_ms[i])
+            job_run.wait_batches(i + 1, self.timeout)
+            outputs.append([row for _, rows in table.snapshot()[before:] for row in rows])
+        return outputs
 
     def _dstream_outputs(
         self, job_run: Run, prepared: Prepared, table: MemoryTable, count: int

@@ -57,8 +57,10 @@ def test_a_failing_dead_letter_query_fails_the_run_and_stops_the_main_query(
     spark: SparkSession, tmp_path: Path
 ) -> None:
     blocked = tmp_path / "not-a-directory"
-    blocked.write_text("a file where the dead letters should go\n")
+    blocked.mkdir()  # a directory while the options are checked, a file when the run writes there
     config = running_counts(tmp_path, dead_letters=str(blocked / "letters"), duration="120s")
+    blocked.rmdir()
+    blocked.write_text("a file where the dead letters should go\n")
     with pytest.raises(JobFailedError, match=r"^running_counts_main-dead-letters failed: "):
         run(config, spark)
     assert our_active(spark, {"running_counts_main", "running_counts_main-dead-letters"}) == set()
