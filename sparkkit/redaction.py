@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 
 MASK = "***"
+#: How a concealed secret's value reads (:mod:`sparkkit.secrets`): a name, shown as it is.
+REFERENCE = "sparkkit-secret:"
 
 #: Option names whose values are credentials: Kafka's ``sasl.jaas.config``, ``sasl.password``,
 #: ``ssl.key.password``, ``ssl.keystore.key``, ``sasl.oauthbearer.client.secret``,
@@ -54,6 +56,8 @@ def remember(value: str) -> None:
 
 def _mask_pair(match: re.Match[str]) -> str:
     value = match.group("value")
+    if value.strip("'\"").startswith(REFERENCE):
+        return match.group(0)
     quote = value[0] if value[:1] in ("'", '"') else ""
     return f"{match.group('name')}={quote}{MASK}{quote}"
 

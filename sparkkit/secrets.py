@@ -22,14 +22,12 @@ import os
 from typing import TYPE_CHECKING
 
 from sparkkit.errors import SecretMissingError
-from sparkkit.redaction import is_secret, remember
+from sparkkit.redaction import REFERENCE, is_secret, remember
 
 if TYPE_CHECKING:
     from pyspark import SparkContext
 
 PREFIX = "SPARKKIT_SECRET_"
-#: What a concealed option's value looks like: ``sparkkit-secret:SPARKKIT_SECRET_0123ABCD...``.
-REFERENCE = "sparkkit-secret:"
 
 
 def variable_name(scope: str, option: str) -> str:

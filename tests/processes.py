@@ -67,13 +67,13 @@ class DriverOutput:
 _OUTPUTS: dict[Path, DriverOutput] = {}
 
 
-def start_driver(args: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
+def start_driver(args: Sequence[str], log: Path, **env: str) -> subprocess.Popen[bytes]:
     """``sparkkit ARGS`` in its own process group, so the driver and its JVM can be killed together."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "sparkkit.cli", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env=driver_env(),
+        env=driver_env(**env),
         cwd=ROOT,
         start_new_session=True,
     )

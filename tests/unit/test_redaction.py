@@ -139,3 +139,8 @@ def test_concealed_argument_is_parsed_back_to_the_same_secret() -> None:
     assert reveal(address.params) == {"kafka.sasl.password": "argv-secret", "startingOffsets": "earliest"}
     assert concealed_argument("--duration=10s") == "--duration=10s"
     assert concealed_argument("file:///tmp/x?format=json") == "file:///tmp/x?format=json"
+
+
+def test_a_reference_is_shown_as_it_is() -> None:
+    text = f"kafka.sasl.password={REFERENCE}SPARKKIT_SECRET_0123"
+    assert redact_text(text) == text
