@@ -11,7 +11,7 @@ from pyspark.sql import SparkSession
 
 from sparkkit.config import load_config
 from sparkkit.errors import CheckpointMismatchError, SparkkitError
-from sparkkit.runner import Run, prepare, run
+from sparkkit.runner import Run, prepare
 from sparkkit.sinks import memory_table
 from sparkkit.sources import generator_lines
 
@@ -23,11 +23,19 @@ def config_for(tmp_path: Path, **cli: object):  # type: ignore[no-untyped-def]
 
 
 def test_memory_sink_publishes_a_view(spark: SparkSession, tmp_path: Path) -> None:
-    source = "generator://m?rate=100&keys=3&count=60"
-    config = config_for(tmp_path, source=[source], sink="memory://recent_counts", duration="4s")
-    run(config, spark)
+    watched = tmp_path / "in"
+    watched.mkdir()
+    lines = generator_lines("m", 0, 60, 0, 3)
+    (watched / "words.txt").write_text("\n".join(lines) + "\n")
+    source = f"file://{watched}?format=text"
+    job = Run(prepare(config_for(tmp_path, source=[source], sink="memory://recent_counts")), spark)
+    job.start()
+    try:
+        job.process_all_available()
+    finally:
+        job.stop()
     totals = spark.sql("SELECT word, SUM(count) AS n FROM global_temp.recent_counts GROUP BY word").collect()
-    assert {r["word"]: r["n"] for r in totals} == Counter(generator_lines("m", 0, 60, 0, 3))
+    assert {r["word"]: r["n"] for r in totals} == Counter(lines)
     assert memory_table("recent_counts").total_batches > 0
 
 
