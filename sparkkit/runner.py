@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparkkit import __version__
-from sparkkit.checkpoint import CheckpointLayout, Manifest, check_restart, resumed, write_manifest
+from sparkkit.checkpoint import (
+    CheckpointLayout,
+    Manifest,
+    check_restart,
+    resumed,
+    unwritable,
+    verify,
+    write_manifest,
+)
 from sparkkit.config import JobConfig
 from sparkkit.deadletter_writer import DeadLetterWriter, dead_letter_sink, default_location
 from sparkkit.deadletters import COLUMN as DEAD_LETTER_COLUMN
@@ -109,6 +117,7 @@ def prepare(config: JobConfig) -> Prepared:
         if old is not None:
             manifest = resumed(manifest, old)
             run_id = manifest.run_id
+        verify(replace(layout, query=f"{layout.query}-dead-letters"))  # a stateful job's second query
     dead_letters = dead_letter_sink(config.dead_letters or default_location(config.checkpoint, job.name))
     dead_letters.check()
     return Prepared(config, job, sources, sink, layout, manifest, run_id, dead_letters)
@@ -290,8 +299,14 @@ def run(config: JobConfig, spark: SparkSession | None = None) -> RunStats:
     running = marked_running(layout.root / layout.job) if layout is not None else contextlib.nullcontext()
     try:
         with running:
-            job_run = Run(prepared, spark, observers).start()
-            job_run.wait(config.duration.seconds if config.duration.ms else None)
+            try:
+                job_run = Run(prepared, spark, observers).start()
+                job_run.wait(config.duration.seconds if config.duration.ms else None)
+            except JobFailedError as exc:  # one line naming a checkpoint directory it could not write
+                failure = unwritable(exc, layout.path, prepared.job.name) if layout is not None else None
+                if failure is None:
+                    raise
+                raise failure from exc
     finally:
         view.stop()
         if metrics is not None:
