@@ -418,6 +418,8 @@ class Supervisor:
         self._all_started = False
         self._count_lock = threading.Lock()
         self._listener: StructuredProgress | None = None
+        self._terminated: list[int] = []  # set by SIGTERM; a handler must not take locks or call py4j
+        self._previous_handler: Any = None
 
     @property
     def stats(self) -> dict[str, RunStats]:
@@ -438,7 +440,15 @@ class Supervisor:
         return None
 
     def start(self) -> Supervisor:
-        """Start every query; if one cannot start, stop the others and raise :class:`JobFailedError`."""
+        """Start every query; if one cannot start, stop the others and raise :class:`JobFailedError`.
+
+        SIGTERM is noted from here on (on the main thread), so one that comes while queries start
+        (a recovering DStream can take long) stops the run gracefully once :meth:`wait` runs.
+        """
+        if threading.current_thread() is threading.main_thread():
+            self._previous_handler = signal.signal(
+                signal.SIGTERM, lambda signum, frame: self._terminated.append(signum)
+            )
         if any(isinstance(q, StructuredQuery) for q in self.queries):
             self._listener = StructuredProgress(self._query_of, self.observers)
             self.spark.streams.addListener(self._listener)
@@ -451,6 +461,7 @@ class Supervisor:
                 except Exception as exc:
                     self._fail(JobFailedError(f"{query.name} could not start: {first_line(exc)}"), exc)
                     self.stop(graceful=False)
+                    self._restore_handler()
                     raise self.failure from exc  # type: ignore[misc]
                 self.started.append(query)
                 with self._count_lock:
@@ -516,13 +527,7 @@ class Supervisor:
 
         ``before_stop`` runs when the duration has passed, while every query still runs (the
         ad-hoc queries of ``--ask``)."""
-        terminated: list[int] = []  # set by SIGTERM; a handler must not take locks or call py4j
-        on_main = threading.current_thread() is threading.main_thread()
-        previous = (
-            signal.signal(signal.SIGTERM, lambda signum, frame: terminated.append(signum))
-            if on_main
-            else None
-        )
+        terminated = self._terminated
         deadline = time.monotonic() + duration if duration else None
         try:
             while not terminated and not self._ended.wait(0.2):
@@ -540,9 +545,13 @@ class Supervisor:
             while stopper.is_alive():
                 with contextlib.suppress(KeyboardInterrupt):
                     stopper.join(0.2)
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            self._restore_handler()
         self.check()
+
+    def _restore_handler(self) -> None:
+        if self._previous_handler is not None:
+            signal.signal(signal.SIGTERM, self._previous_handler)
+            self._previous_handler = None
 
     def stop(self, graceful: bool = True) -> None:
         """Stop every started query, then the cleanup. Idempotent, any thread.
@@ -586,6 +595,8 @@ class Supervisor:
             if self.cleanup is not None:
                 cleanup, self.cleanup = self.cleanup, None
                 cleanup()
+        if threading.current_thread() is threading.main_thread():
+            self._restore_handler()  # else wait() restores it, on the main thread
 
 
 def _drain(query: StructuredQuery, deadline: float) -> None:

@@ -373,6 +373,7 @@ def set_writable(directory: Path, writable: bool) -> None:
     this sets the immutable attribute (``chattr +i``: no file may be created, renamed or
     removed in it, by anyone); otherwise it takes the write permission away."""
     if os.geteuid() == 0:
+        assert shutil.which("chattr"), "as root, this test needs chattr (e2fsprogs) to deny writes"
         subprocess.run(["chattr", "-R", "-i" if writable else "+i", str(directory)], check=True)
         return
     for path in [directory, *directory.rglob("*")]:
@@ -381,8 +382,8 @@ def set_writable(directory: Path, writable: bool) -> None:
 
 
 def handles_sigterm(proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    """Block until the driver has installed its SIGTERM handler (``Supervisor.wait`` does, once
-    every query started): a SIGTERM before that ends the process at once, with no graceful stop.
+    """Block until the driver has installed its SIGTERM handler (``Supervisor.start`` does, before
+    the queries start): a SIGTERM before that ends the process at once, with no graceful stop.
     The kernel shows installed handlers in ``SigCgt``; nothing is printed when it changes, so
     this polls it."""
     deadline = time.monotonic() + timeout
@@ -403,7 +404,6 @@ def unfreeze() -> Iterator[list[Path]]:
         set_writable(directory, True)
 
 
-@pytest.mark.skipif(os.geteuid() == 0 and shutil.which("chattr") is None, reason="root without chattr")
 @pytest.mark.parametrize("api", APIS)
 def test_an_unwritable_checkpoint_stops_the_job_in_one_line_and_a_restart_loses_nothing(
     tmp_path: Path, api: str, unfreeze: list[Path]
