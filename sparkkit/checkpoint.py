@@ -465,6 +465,17 @@ def _lz4_stream(data: bytes) -> bytes:
         pos += compressed
 
 
+def _lz4_length(src: bytes, i: int, length: int) -> tuple[int, int]:
+    """A length from a token's 4 bits, extended by bytes at ``i`` when it is 15; and where it ends."""
+    if length == 15:
+        while src[i] == 255:
+            length += 255
+            i += 1
+        length += src[i]
+        i += 1
+    return length, i
+
+
 def _lz4_block(src: bytes, size: int) -> bytes:
     """One LZ4 block decompressed: sequences of literals and back references."""
     out, i = bytearray(), 0
@@ -472,26 +483,14 @@ def _lz4_block(src: bytes, size: int) -> bytes:
         while True:
             token = src[i]
             i += 1
-            length = token >> 4
-            if length == 15:
-                while src[i] == 255:
-                    length += 255
-                    i += 1
-                length += src[i]
-                i += 1
+            length, i = _lz4_length(src, i, token >> 4)
             out += src[i : i + length]
             i += length
             if i >= len(src):
                 break
             offset = src[i] | src[i + 1] << 8
             i += 2
-            length = token & 15
-            if length == 15:
-                while src[i] == 255:
-                    length += 255
-                    i += 1
-                length += src[i]
-                i += 1
+            length, i = _lz4_length(src, i, token & 15)
             length += 4
             start = len(out) - offset
             if offset == 0 or start < 0:
