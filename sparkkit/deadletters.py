@@ -1,17 +1,39 @@
 """Dead letters: input records that cannot be read are kept, with where they came from and why.
 
-A source that can meet malformed input (Kafka values that are not UTF-8, or not JSON for a JSON
-job; JSON lines that do not parse in files) marks them instead of dropping or mangling them:
-in a DStream as :class:`DeadLetter` elements, in a streaming DataFrame as a non-null
-``_dead_letter`` struct column. The runner splits them off before the job sees its input and
-writes them through the run's dead-letter sink (:mod:`sparkkit.deadletter_writer`). This module
-holds what sources need, so it imports no sink.
+A source that can meet malformed input marks it instead of dropping or mangling it: in a DStream
+as :class:`DeadLetter` elements, in a streaming DataFrame as a non-null ``_dead_letter`` struct
+column. The runner splits them off before the job sees its input and writes them through the
+run's dead-letter sink (:mod:`sparkkit.deadletter_writer`). This module holds what sources need,
+so it imports no sink.
+
+What is a record, and what is a bad one (Spark's PERMISSIVE rules, the same in both APIs):
+
+- **text**: every line is a record, an empty one too (as Spark's text source reads it); lines
+  end at LF, CRLF or CR. A line that is not valid UTF-8 is :data:`INVALID_UTF8`. NUL bytes and
+  long lines are ordinary text. (A socket's lines are decoded by Spark's receiver before
+  sparkkit sees them: invalid bytes arrive as U+FFFD, in a good record.)
+- **json**: one JSON object per line; lines of nothing but spaces and tabs are not records
+  (Spark's JSON reader skips them). Not UTF-8: :data:`INVALID_UTF8`; not a JSON object (broken
+  syntax, an array, a number, a string, ``null``, a raw control character in a string):
+  :data:`NOT_JSON`; an object with a field that does not convert to its schema type (``"n":
+  "x"`` for ``n INT``, a number too large): :data:`WRONG_TYPE`. A missing field, or ``null``,
+  is null in a good record; fields not in the schema are ignored. Spark's parser also accepts
+  single-quoted strings and ignores text after the object.
+- **csv**: one row per line; lines of nothing but whitespace or control characters (and with
+  ``comment=C`` lines starting with C) are not records, nor with ``header=true`` is each
+  file's first record. Not UTF-8: :data:`INVALID_UTF8`; a row with more or fewer fields than
+  the schema has columns (an unclosed quote makes one field): :data:`FIELD_COUNT`; a field
+  that does not parse as its column's type: :data:`WRONG_TYPE`.
+
+A Kafka record is one value (not split into lines: an empty value is a record; a null value,
+a tombstone, is none). Every input record is either a good record or a dead letter, never both.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sparkkit.origin import origin_fields
@@ -27,6 +49,11 @@ SCHEMA = (
 )
 INVALID_UTF8 = "value is not valid UTF-8"
 NOT_JSON = "value is not a JSON object"
+WRONG_TYPE = "a field does not fit its type in the schema"
+FIELD_COUNT = "row does not have one field per column of the schema"
+#: Options that would stop a parser from marking malformed input: sparkkit sets them itself.
+_PARSE_MODE_OPTIONS = ("mode", "columnNameOfCorruptRecord")
+_CORRUPT = "_corrupt_record"
 
 
 class DeadLetter(NamedTuple):
@@ -67,7 +94,11 @@ def read_value(
     raw: bytes, fmt: str, source: str, topic: str | None = None, partition: int | None = None,
     offset: int | None = None, file: str | None = None,
 ) -> Any:  # fmt: skip
-    """A record's bytes as a text line or a JSON object, or a :class:`DeadLetter` saying why not."""
+    """A record's bytes as a text line or a JSON object, or a :class:`DeadLetter` saying why not.
+
+    Python's parser, without a schema: it neither converts nor checks field types (see
+    :func:`parse_json_column` for the schema-aware rules the file source applies in both APIs).
+    """
     reason = None
     try:
         text = raw.decode("utf-8")
@@ -100,24 +131,73 @@ def dead_letter_column(
     return F.when(reason.isNotNull(), letter)
 
 
+def utf8_reason(raw: Column) -> Column:
+    """:data:`INVALID_UTF8` where the bytes of ``raw`` (a string or binary column) are not UTF-8."""
+    from pyspark.sql import functions as F
+
+    return F.when(~F.is_valid_utf8(raw.cast("string")), F.lit(INVALID_UTF8))
+
+
+def _with_corrupt(schema: str | StructType) -> StructType:
+    """``schema`` (DDL or a StructType) with the corrupt-record column last."""
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    fields = StructType.fromDDL(schema) if isinstance(schema, str) else schema
+    assert isinstance(fields, StructType), schema
+    kept = [f for f in fields.fields if f.name != _CORRUPT]
+    return StructType([*kept, StructField(_CORRUPT, StringType())])
+
+
+def _parser_options(options: Mapping[str, str] | None) -> dict[str, str]:
+    given = {k: v for k, v in (options or {}).items() if k not in _PARSE_MODE_OPTIONS}
+    return {**given, "mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT}
+
+
 def parse_json_column(
-    df: DataFrame, text: Column, schema: str | StructType
+    df: DataFrame, text: Column, schema: str | StructType, options: Mapping[str, str] | None = None
 ) -> tuple[DataFrame, list[Column], Column]:
     """Parse JSON objects from the string column ``text``: (df, the schema's field columns, reason).
 
-    ``reason`` is :data:`NOT_JSON` where ``text`` is not a JSON object of the schema, else null.
+    ``reason`` is :data:`NOT_JSON` where ``text`` is not a JSON object, :data:`WRONG_TYPE` where
+    it is one with a field that does not convert to the schema's type, else null. ``options``
+    are Spark's JSON options (``timestampFormat``...); the parse mode is always PERMISSIVE.
     """
     from pyspark.sql import functions as F
 
-    corrupt = "_corrupt_record"
-    if isinstance(schema, str):
-        schema = f"{schema}, {corrupt} STRING"
-    elif corrupt not in schema.fieldNames():
-        schema = schema.add(corrupt, "string")
-    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": corrupt}
-    df = df.select("*", F.from_json(text, schema, options).alias("_record"))
-    reason = F.when(F.col("_record").isNull() | F.col(f"_record.{corrupt}").isNotNull(), F.lit(NOT_JSON))
-    fields = [F.col(f"_record.{name}") for name in df.select("_record.*").columns if name != corrupt]
+    full = _with_corrupt(schema)
+    parser = _parser_options(options)
+    df = df.select("*", F.from_json(text, full, parser).alias("_record"))
+    corrupt = F.col("_record").isNull() | F.col(f"_record.{_CORRUPT}").isNotNull()
+    # only for a corrupt row (CASE WHEN evaluates lazily): is it an object at all?
+    lenient = {k: v for k, v in parser.items() if k not in _PARSE_MODE_OPTIONS}
+    is_object = F.from_json(text, "MAP<STRING, STRING>", lenient)
+    reason = F.when(corrupt, F.when(is_object.isNull(), F.lit(NOT_JSON)).otherwise(F.lit(WRONG_TYPE)))
+    fields = [F.col(f"_record.{f.name}") for f in full.fields if f.name != _CORRUPT]
+    return df, fields, reason
+
+
+def parse_csv_column(
+    df: DataFrame, text: Column, schema: str | StructType, options: Mapping[str, str] | None = None
+) -> tuple[DataFrame, list[Column], Column]:
+    """Parse CSV rows from the string column ``text``: (df, the schema's field columns, reason).
+
+    ``reason`` is :data:`FIELD_COUNT` where the row has more or fewer fields than the schema has
+    columns, :data:`WRONG_TYPE` where a field does not parse as its column's type, else null.
+    ``options`` are Spark's CSV options (``sep``, ``nullValue``...); the mode is PERMISSIVE.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    full = _with_corrupt(schema)
+    parser = _parser_options(options)
+    df = df.select("*", F.from_csv(text, full.toDDL(), parser).alias("_record"))
+    corrupt = F.col(f"_record.{_CORRUPT}").isNotNull()
+    # a row of strings fails only on its number of fields
+    strings = StructType([StructField(f"c{i}", StringType()) for i in range(len(full) - 1)])
+    as_strings = F.from_csv(text, _with_corrupt(strings).toDDL(), parser)
+    wrong_count = as_strings[_CORRUPT].isNotNull()
+    reason = F.when(corrupt, F.when(wrong_count, F.lit(FIELD_COUNT)).otherwise(F.lit(WRONG_TYPE)))
+    fields = [F.col(f"_record.{f.name}") for f in full.fields if f.name != _CORRUPT]
     return df, fields, reason
 
 

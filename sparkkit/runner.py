@@ -277,7 +277,8 @@ class _SplitBatch:
         observed = df.observe(seen, F.count(F.col(DEAD_LETTER_COLUMN)).alias("dead"))
         records, _ = split_dead_letters(observed)
         self.writer.structured_batch(self.plan(records), batch_id)
-        if seen.get.get("dead", 0):
+        # a batch of empty files runs no task, so nothing was observed (and get would fail)
+        if df.rdd.getNumPartitions() and seen.get.get("dead", 0):
             _, letters = split_dead_letters(df)
             assert letters is not None
             self.dead.structured_batch(letters, batch_id)

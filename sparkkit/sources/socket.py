@@ -1,4 +1,8 @@
-"""``socket://HOST:PORT``: text lines read from a TCP server (not replayable: no recovery)."""
+"""``socket://HOST:PORT``: text lines read from a TCP server (not replayable: no recovery).
+
+Spark's receivers decode each line as UTF-8 themselves, so an invalid byte arrives as U+FFFD in a
+good record: a socket has no dead letters. Lines end at LF, CRLF or CR; an empty line is a record.
+"""
 
 from __future__ import annotations
 
