@@ -6,15 +6,20 @@ storage. The process is tracked by a pid file in a state directory, with its log
 ``up`` is idempotent and ``down`` stops only the process that ``up`` started. When
 ``KAFKA_BOOTSTRAP`` is set, everything uses that broker instead.
 
-Known tansu quirks: ListOffsets(latest) sees a multi-record batch's tail only after the next
-batch (send one record per request for exact offsets), and consumer-group joins wait for the
-rebalance timeout (use a short ``max_poll_interval_ms`` in tests).
+Known tansu (0.6.0) quirks: ListOffsets(latest) answers the base offset of a partition's last
+record batch + 1, so a batch's tail stays hidden from a reader that plans on it until the next
+batch (sparkkit's Kafka reader plans on a Fetch's high watermark, which is right:
+:func:`sparkkit.kafka_client.fetch_offsets`; other readers need one record per request);
+consumer-group joins wait for the rebalance timeout (use a short ``max_poll_interval_ms`` in
+tests); and with ``--authentication`` no login succeeds: it offers SCRAM only, and its storage
+keeps no users (``tansu user create`` answers success and stores nothing).
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +28,8 @@ from sparkkit.errors import BrokerError, PortTakenError
 from sparkkit.net import port_open
 
 DEFAULT_PORT = 9092
+#: tansu's in-memory storage: what a broker holds is gone when it stops.
+MEMORY = "memory://tansu/"
 
 
 def default_state_dir() -> Path:
@@ -73,8 +80,16 @@ class EmbeddedBroker:
             return BrokerStatus(False, None, None, self.log_file)
         return BrokerStatus(self.daemon.running(), int(info["pid"]), int(info["port"]), self.log_file)
 
-    def up(self, port: int = DEFAULT_PORT, timeout: float = 30.0) -> BrokerStatus:
-        """Start the broker unless this state directory's broker already runs; wait until it answers."""
+    def up(
+        self, port: int = DEFAULT_PORT, timeout: float = 30.0, storage: str = MEMORY,
+        env: Mapping[str, str] | None = None,
+    ) -> BrokerStatus:  # fmt: skip
+        """Start the broker unless this state directory's broker already runs; wait until it answers.
+
+        ``storage``: tansu's ``--storage-engine`` (memory by default; ``s3://BUCKET/`` keeps
+        records and offsets across a stop, with the S3 settings in ``env`` added to its
+        environment: ``AWS_ENDPOINT``, ``AWS_ACCESS_KEY_ID`` ...).
+        """
         current = self.status()
         if current.running:
             return current
@@ -82,8 +97,8 @@ class EmbeddedBroker:
             raise PortTakenError("--port", "127.0.0.1", port)
         url = f"tcp://127.0.0.1:{port}"
         command = [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                   "--storage-engine", "memory://tansu/"]  # fmt: skip
-        self.daemon.start(command, port=port)
+                   "--storage-engine", storage]  # fmt: skip
+        self.daemon.start(command, {**os.environ, **env} if env else None, port=port)
         deadline = time.monotonic() + timeout
         while not port_open("127.0.0.1", port):
             if self.daemon.exited() or time.monotonic() > deadline:

@@ -167,3 +167,11 @@ class CheckpointVersionError(CheckpointError):
 
 class CheckpointUnwritableError(JobFailedError):
     """A run stopped because its checkpoint directory could not be written; names the directory."""
+
+
+class BrokerTimeoutError(KafkaError):
+    """A Kafka broker did not answer for longer than the address's ``brokerTimeout``.
+
+    The message names the broker, the limit and what was being done, in one line; the job's
+    checkpoint is intact, so a restart once the broker answers again resumes exactly.
+    """

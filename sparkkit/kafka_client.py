@@ -18,18 +18,36 @@ the option and what to use instead.
 Secret options arrive concealed (:mod:`sparkkit.secrets`): a :class:`ClientConfig` keeps the
 references (it is pickled into checkpoints and shipped to executors) and reveals the values
 only when it builds a client's settings.
+
+A broker that does not answer (down, paused, restarting) is waited for, up to the address
+option ``brokerTimeout`` (default 2m): offsets and metadata requests are retried with backoff
+(1 s doubling to 10 s), a read or a delivery that makes no progress keeps waiting, and each
+wait is reported (``waiting for broker HOST:PORT ...``, at most every few seconds) on stderr,
+to the ``sparkkit.kafka`` logger and to :data:`wait_listeners` (the live view). Past the limit
+the call raises :class:`~sparkkit.errors.BrokerTimeoutError`, one line naming the broker and
+the limit. A refused login or lost data is not waited for.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sparkkit.errors import ConfigError, DataLossError, KafkaAuthenticationError, KafkaError
+from sparkkit.duration import ACCEPTED as DURATION_ACCEPTED
+from sparkkit.duration import Duration
+from sparkkit.errors import (
+    BrokerTimeoutError,
+    ConfigError,
+    DataLossError,
+    KafkaAuthenticationError,
+    KafkaError,
+)
 from sparkkit.redaction import MASK, is_secret, redact_options
 from sparkkit.secrets import reveal
 
@@ -43,8 +61,28 @@ ROLES = ("consumer", "producer", "admin")
 #: (0 CreateTime, 1 LogAppendTime, as in Spark's Kafka source).
 Record = tuple[bytes | None, bytes | None, str, int, int, int, int]
 BATCH = 20_000
-#: Seconds a metadata or offsets request may take before the broker counts as unreachable.
+#: Seconds a metadata or offsets request may take before the broker counts as unreachable
+#: (one attempt: a job retries until ``brokerTimeout``).
 TIMEOUT_S = 10.0
+#: The address option that bounds every wait for a broker that does not answer, and its default.
+BROKER_TIMEOUT_OPTION = "brokerTimeout"
+BROKER_TIMEOUT = Duration(120_000)
+#: Seconds between two attempts of a request: the first, doubled after each, at most the last.
+BACKOFF_S = (1.0, 10.0)
+#: A read or a delivery that makes no progress for this many seconds is reported as a wait.
+STALL_S = 5.0
+#: Least seconds between two reports of one wait.
+REPORT_EVERY_S = 5.0
+
+#: "waiting for broker" reports: logged here (silent unless the application configures logging).
+LOG = logging.getLogger("sparkkit.kafka")
+LOG.addHandler(logging.NullHandler())
+#: Called with the text of each "waiting for broker" report made in this process (the live view
+#: adds itself); with none, the report is printed on stderr, as on executors and in the Python
+#: workers of a Structured query's Kafka reader.
+wait_listeners: list[Callable[[str], None]] = []
+
+T = TypeVar("T")
 
 #: librdkafka's log lines (a line per failed connection attempt) go to this logger, silent unless
 #: the application configures logging: sparkkit reports a failure itself, in one line.
@@ -345,20 +383,24 @@ class ClientConfig:
 
     ``options`` hold secrets as references (picklable, printable); :meth:`kafka_python`,
     :meth:`confluent` and :meth:`java` reveal them into the settings they build, for a client
-    made at once.
+    made at once. ``timeout_ms``: how long to wait for a broker that does not answer
+    (``brokerTimeout``).
     """
 
     bootstrap: str
     kind: str = "kafka-python"
     options: dict[str, str] = field(default_factory=dict)
+    timeout_ms: int = BROKER_TIMEOUT.ms
 
     def __repr__(self) -> str:
         return f"ClientConfig({self.bootstrap!r}, {self.kind!r}, {redact_options(self.options)!r})"
 
     @classmethod
     def from_params(cls, bootstrap: str, params: dict[str, str]) -> ClientConfig:
-        """From address options (any case); ``client`` chooses the client library."""
+        """From address options (any case); ``client`` chooses the client library, ``brokerTimeout``
+        bounds the wait for a broker that does not answer."""
         lowered = {k.lower(): v for k, v in params.items()}
+        timeout = broker_timeout(lowered.get(BROKER_TIMEOUT_OPTION.lower()))
         kind = lowered.get("client", "auto")
         if kind not in CLIENTS:
             raise ConfigError("client", kind, "auto, confluent or kafka-python")
@@ -368,7 +410,13 @@ class ClientConfig:
             raise ConfigError(
                 "client", kind, "kafka-python, or install confluent-kafka (pip install sparkkit[fast])"
             )
-        return cls(bootstrap, kind, {k: v for k, v in lowered.items() if k.startswith("kafka.")})
+        options = {k: v for k, v in lowered.items() if k.startswith("kafka.")}
+        return cls(bootstrap, kind, options, timeout.ms)
+
+    @property
+    def timeout(self) -> Duration:
+        """``brokerTimeout``: how long a broker may not answer before a call fails."""
+        return Duration(self.timeout_ms)
 
     def settings(self) -> dict[str, Setting]:
         """The librdkafka properties of the options, secrets revealed."""
@@ -440,6 +488,22 @@ class ClientConfig:
         return f"Kafka at {self.bootstrap} (client {self.kind})"
 
 
+def broker_timeout(text: str | None) -> Duration:
+    """The ``brokerTimeout`` option's value (None: the default), more than zero; else ConfigError."""
+    if text is None:
+        return BROKER_TIMEOUT
+    try:
+        timeout = Duration.parse(text)
+    except ValueError:
+        timeout = Duration(0)
+    if timeout.ms <= 0:
+        raise ConfigError(
+            BROKER_TIMEOUT_OPTION, text,
+            f"{DURATION_ACCEPTED}, more than 0: how long to wait for a Kafka broker that does not answer",
+        )  # fmt: skip
+    return timeout
+
+
 def checked_client(bootstrap: str, address: Any, option: str) -> ClientConfig:
     """The address's client, its settings checked (:meth:`ClientConfig.check`); a refusal names
     the address option (``--source``, ``--sink``, ``ADDRESS``) it came from."""
@@ -470,7 +534,7 @@ def _kafka_failure(client: ClientConfig, doing: str, reason: object, auth: bool 
 
     ``auth`` says whether the broker refused the credentials; None: judge by the words.
     """
-    text = " ".join(str(reason).split()) or type(reason).__name__
+    text = _one_line(reason)
     if auth is None:
         auth = any(word in text.lower() for word in _AUTH_WORDS)
     if auth:
@@ -478,7 +542,109 @@ def _kafka_failure(client: ClientConfig, doing: str, reason: object, auth: bool 
             f"{client.describe()} refused the credentials while {doing}: {text}; check kafka.sasl.mechanism "
             "and the user and password of kafka.sasl.jaas.config (or kafka.sasl.username/password)"
         )
-    return KafkaError(f"{client.describe()} failed while {doing}: {text}")
+    failure = KafkaError(f"{client.describe()} failed while {doing}: {text}")
+    failure.reason = text  # type: ignore[attr-defined]
+    return failure
+
+
+def _one_line(reason: object) -> str:
+    return " ".join(str(reason).split()) or type(reason).__name__
+
+
+# -- waiting for a broker that does not answer ------------------------------------------------
+
+
+def _report(text: str) -> None:
+    """A "waiting for broker" report: to the logger, and to the listeners or else stderr."""
+    LOG.warning(text)
+    if wait_listeners:
+        for listener in list(wait_listeners):
+            listener(text)
+    else:
+        print(f"[sparkkit] {text}", file=sys.stderr, flush=True)
+
+
+class BrokerWait:
+    """One wait for a broker that does not answer, bounded by the client's ``brokerTimeout``.
+
+    Requests call :meth:`failed` after each failed attempt (it backs off, then returns for the
+    next); reads and deliveries call :meth:`stalled` while they make no progress and
+    :meth:`progressed` when they do. Both report the wait (rate-limited) and raise
+    :class:`BrokerTimeoutError` once the broker has not answered for the limit.
+    """
+
+    def __init__(self, client: ClientConfig, doing: str) -> None:
+        self.client, self.doing = client, doing
+        self.started = time.monotonic()
+        self.backoff = BACKOFF_S[0]
+        self.reported = 0.0
+
+    @property
+    def waited(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def remaining(self) -> float:
+        return self.client.timeout_ms / 1000 - self.waited
+
+    def attempt_timeout(self) -> float:
+        """Seconds the next attempt may take: :data:`TIMEOUT_S`, but a quarter of a short limit
+        (so that even then the wait is retried and reported), less near its end; at least 1."""
+        return max(1.0, min(TIMEOUT_S, self.client.timeout_ms / 4000, self.remaining))
+
+    def failed(self, reason: object) -> None:
+        """An attempt failed: report and back off, or raise past the limit."""
+        if self.remaining <= 0:
+            raise self.timeout(reason)
+        self.report()
+        time.sleep(max(0.0, min(self.backoff, self.remaining)))
+        self.backoff = min(self.backoff * 2, BACKOFF_S[1])
+
+    def stalled(self, reason: object = "no progress") -> None:
+        """No progress since :meth:`progressed`: report after :data:`STALL_S`, raise past the limit."""
+        if self.remaining <= 0:
+            raise self.timeout(reason)
+        if self.waited >= STALL_S:
+            self.report()
+
+    def progressed(self) -> None:
+        self.started, self.backoff = time.monotonic(), BACKOFF_S[0]
+
+    def report(self) -> None:
+        now = time.monotonic()
+        if self.reported and now - self.reported < REPORT_EVERY_S:
+            return
+        self.reported = now
+        _report(
+            f"waiting for broker {self.client.bootstrap}: no answer for {self.waited:.0f}s "
+            f"(brokerTimeout {self.client.timeout}) while {self.doing}"
+        )
+
+    def timeout(self, reason: object) -> BrokerTimeoutError:
+        return broker_timeout_error(self.client, self.doing, reason)
+
+
+def broker_timeout_error(client: ClientConfig, doing: str, reason: object) -> BrokerTimeoutError:
+    """The one line a job fails with when its broker did not answer within ``brokerTimeout``."""
+    text = getattr(reason, "reason", None) or _one_line(reason)
+    brokers = "broker" if "," not in client.bootstrap else "brokers"
+    return BrokerTimeoutError(
+        f"Kafka {brokers} {client.bootstrap} did not answer for {client.timeout} ({BROKER_TIMEOUT_OPTION}) "
+        f"while {doing} (client {client.kind}: {text}); raise {BROKER_TIMEOUT_OPTION} to wait longer"
+    )
+
+
+def _retrying(client: ClientConfig, doing: str, attempt: Callable[[float], T]) -> T:
+    """``attempt(timeout)`` until it succeeds, retrying a :class:`KafkaError` (not a refused login,
+    not lost data) with backoff until ``brokerTimeout``; ``timeout``: seconds the attempt may take."""
+    wait = BrokerWait(client, doing)
+    while True:
+        try:
+            return attempt(wait.attempt_timeout())
+        except (KafkaAuthenticationError, DataLossError, BrokerTimeoutError):
+            raise
+        except KafkaError as exc:
+            wait.failed(exc)
 
 
 def topic_partitions(
@@ -609,14 +775,25 @@ def fetch_offsets(client: ClientConfig, topics: Sequence[str]) -> tuple[dict[str
     partition's last record batch + 1, hiding the rest of that batch. So, for each partition
     that is not empty, one Fetch from the listed end - 1 (a record is there, so the broker
     answers at once, with at most one small batch) reads the high watermark: one round trip.
+
+    A broker that does not answer is asked again, with backoff, until ``brokerTimeout``
+    (:class:`BrokerTimeoutError`).
     """
+    doing = f"reading the offsets of {','.join(topics)}"
     if client.kind == "confluent":
-        return _offsets_confluent(client, topics)
-    return _offsets_kafka_python(client, topics)
+        return _retrying(client, doing, lambda timeout: _offsets_confluent(client, topics, timeout))
+    return _retrying(client, doing, lambda timeout: _offsets_kafka_python(client, topics, timeout))
+
+
+def _kafka_python_timeouts(timeout: float) -> dict[str, int]:
+    """kafka-python settings that bound one attempt to about ``timeout`` seconds (the options
+    may set others)."""
+    ms = int(timeout * 1000)
+    return {"request_timeout_ms": ms, "bootstrap_timeout_ms": ms}
 
 
 def _offsets_kafka_python(
-    client: ClientConfig, topics: Sequence[str]
+    client: ClientConfig, topics: Sequence[str], timeout: float = TIMEOUT_S
 ) -> tuple[dict[str, int], dict[str, int]]:
     from kafka import KafkaConsumer, TopicPartition
     from kafka.errors import KafkaError as ClientError
@@ -625,8 +802,9 @@ def _offsets_kafka_python(
     try:
         # A probe fetch needs no more than a batch: the broker returns one whole batch anyway.
         consumer = KafkaConsumer(
-            **{**client.kafka_python(), "max_partition_fetch_bytes": 1, "fetch_max_bytes": 1}
-        )
+            **{**_kafka_python_timeouts(timeout), **client.kafka_python(),
+               "max_partition_fetch_bytes": 1, "fetch_max_bytes": 1}
+        )  # fmt: skip
     except ClientError as exc:
         raise _kafka_failure(client, doing, exc) from None
     try:
@@ -638,7 +816,7 @@ def _offsets_kafka_python(
             consumer.assign(probed)
             for tp in probed:
                 consumer.seek(tp, end[tp] - 1)
-            deadline = time.monotonic() + TIMEOUT_S
+            deadline = time.monotonic() + timeout
             while any(consumer.highwater(tp) is None for tp in probed) and time.monotonic() < deadline:
                 consumer.poll(timeout_ms=100, max_records=len(probed))
             for tp in probed:
@@ -653,7 +831,9 @@ def _offsets_kafka_python(
     )
 
 
-def _offsets_confluent(client: ClientConfig, topics: Sequence[str]) -> tuple[dict[str, int], dict[str, int]]:
+def _offsets_confluent(
+    client: ClientConfig, topics: Sequence[str], timeout: float = TIMEOUT_S
+) -> tuple[dict[str, int], dict[str, int]]:
     from confluent_kafka import KafkaException, TopicPartition
 
     doing = f"reading the offsets of {','.join(topics)}"
@@ -663,12 +843,12 @@ def _offsets_confluent(client: ClientConfig, topics: Sequence[str]) -> tuple[dic
     try:
         tps = []
         for topic in topics:
-            metadata = consumer.list_topics(topic, timeout=TIMEOUT_S).topics.get(topic)
+            metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
             if metadata is not None and metadata.error is None:
                 tps += [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
         for tp in tps:
             begin[tp_key(tp.topic, tp.partition)], end[tp_key(tp.topic, tp.partition)] = (
-                consumer.get_watermark_offsets(tp, timeout=TIMEOUT_S, cached=False)
+                consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
             )
         probed = [
             tp for tp in tps if end[tp_key(tp.topic, tp.partition)] > begin[tp_key(tp.topic, tp.partition)]
@@ -681,7 +861,7 @@ def _offsets_confluent(client: ClientConfig, topics: Sequence[str]) -> tuple[dic
             def high(tp: Any) -> int:
                 return int(consumer.get_watermark_offsets(tp, cached=True)[1])
 
-            deadline = time.monotonic() + TIMEOUT_S
+            deadline = time.monotonic() + timeout
             while any(high(tp) < 0 for tp in probed) and time.monotonic() < deadline:
                 consumer.consume(num_messages=len(probed), timeout=0.1)
                 _raise_confluent_errors(client, errors, doing)
@@ -714,7 +894,11 @@ def _first_position(topic: str, partition: int, start: int, first: int, fail_on_
 def read_batches(
     client: ClientConfig, topic: str, partition: int, start: int, end: int, fail_on_data_loss: bool
 ) -> Iterator[list[Record]]:
-    """The records of ``topic:partition`` from ``start`` to ``end`` (exclusive), in lists."""
+    """The records of ``topic:partition`` from ``start`` to ``end`` (exclusive), in lists.
+
+    A broker that stops answering is waited for: the read goes on where it was when the broker
+    answers again, and raises :class:`BrokerTimeoutError` when no record came for ``brokerTimeout``.
+    """
     if client.kind == "confluent":
         return _read_confluent(client, topic, partition, start, end, fail_on_data_loss)
     return _read_kafka_python(client, topic, partition, start, end, fail_on_data_loss)
@@ -724,24 +908,47 @@ def _read_kafka_python(
     client: ClientConfig, topic: str, partition: int, start: int, end: int, fail_on_data_loss: bool
 ) -> Iterator[list[Record]]:
     from kafka import KafkaConsumer, TopicPartition
+    from kafka.errors import KafkaError as ClientError
 
+    doing = f"reading {topic}:{partition}"
     tp = TopicPartition(topic, partition)
-    consumer = KafkaConsumer(**client.kafka_python())
+
+    def connect(timeout: float) -> tuple[Any, int]:
+        try:
+            consumer = KafkaConsumer(**{**_kafka_python_timeouts(timeout), **client.kafka_python()})
+        except ClientError as exc:
+            raise _kafka_failure(client, doing, exc) from None
+        try:
+            return consumer, consumer.beginning_offsets([tp], int(timeout * 1000))[tp]
+        except ClientError as exc:
+            consumer.close()
+            raise _kafka_failure(client, doing, exc) from None
+
+    consumer, first = _retrying(client, doing, connect)
     try:
         consumer.assign([tp])
-        position = _first_position(
-            topic, partition, start, consumer.beginning_offsets([tp])[tp], fail_on_data_loss
-        )
+        position = _first_position(topic, partition, start, first, fail_on_data_loss)
         consumer.seek(tp, position)
+        wait = BrokerWait(client, doing)
         while position < end:
+            try:
+                polled = consumer.poll(timeout_ms=1000).get(tp, [])
+            except ClientError as exc:
+                if not getattr(exc, "retriable", False):
+                    raise _kafka_failure(client, doing, exc) from None
+                wait.stalled(exc)
+                continue
             batch = [
                 (r.key, r.value, r.topic, r.partition, r.offset, r.timestamp, r.timestamp_type)
-                for r in consumer.poll(timeout_ms=1000).get(tp, [])
+                for r in polled
                 if r.offset < end
             ]
             if batch:
                 position = batch[-1][4] + 1
                 yield batch
+                wait.progressed()  # the time the batch spent downstream is not the broker's
+            else:
+                wait.stalled()
     finally:
         consumer.close()
 
@@ -753,22 +960,36 @@ _CONFLUENT_TIMESTAMP_TYPES = {0: 0, 1: 0, 2: 1}
 def _read_confluent(
     client: ClientConfig, topic: str, partition: int, start: int, end: int, fail_on_data_loss: bool
 ) -> Iterator[list[Record]]:
-    from confluent_kafka import TopicPartition
+    from confluent_kafka import KafkaException, TopicPartition
 
     doing = f"reading {topic}:{partition}"
     consumer, errors = _confluent_consumer(client)
     try:
-        first, _ = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+
+        def first_offset(timeout: float) -> int:
+            try:
+                return int(
+                    consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)[0]
+                )
+            except KafkaException as exc:
+                _raise_confluent_errors(client, errors, doing)
+                raise _kafka_failure(client, doing, exc.args[0].str()) from None
+
+        first = _retrying(client, doing, first_offset)
         position = _first_position(topic, partition, start, first, fail_on_data_loss)
         consumer.assign([TopicPartition(topic, partition, position)])
         types = _CONFLUENT_TIMESTAMP_TYPES
+        wait = BrokerWait(client, doing)
         while position < end:
             # Ask for no more than remain: consume() waits for its count or its timeout.
-            batch = []
+            batch, stall = [], None
             for message in consumer.consume(num_messages=min(BATCH, end - position), timeout=1.0):
                 error = message.error()
                 if error is not None:
-                    raise _kafka_failure(client, doing, error.str())
+                    if not error.retriable() and error.code() not in _confluent_transient_codes():
+                        raise _kafka_failure(client, doing, error.str())
+                    stall = error.str()
+                    break
                 offset = message.offset()
                 if offset is None or offset >= end:
                     break
@@ -779,8 +1000,10 @@ def _read_confluent(
             if batch:
                 position = batch[-1][4] + 1
                 yield batch
+                wait.progressed()  # the time the batch spent downstream is not the broker's
             else:
                 _raise_confluent_errors(client, errors, doing)
+                wait.stalled(stall or (errors[-1].str() if errors else "no records"))
     finally:
         consumer.close()
 
@@ -790,44 +1013,88 @@ def _read_confluent(
 
 class Sender:
     """A producer of the client's kind: :meth:`send`, then :meth:`flush` raises :class:`KafkaError`
-    when a record was not delivered; :meth:`close` at the end."""
+    when a record was not delivered; :meth:`close` at the end.
+
+    A broker that does not answer is waited for up to the client's ``brokerTimeout``: a record
+    not delivered within it fails the flush with :class:`BrokerTimeoutError`.
+    """
 
     def __init__(self, client: ClientConfig, overrides: dict[str, Any] | None = None) -> None:
         """``overrides``: producer settings in the client's own spelling (kafka-python keywords
         or librdkafka properties) that the options may change."""
         self.client = client
-        self.failures: list[str] = []
+        self.failures: list[tuple[str, bool]] = []  # (why, timed out)
         self.sent = 0
+        self.delivered = 0
+        self.topics: set[str] = set()
+        limit = client.timeout_ms
         if client.kind == "confluent":
             from confluent_kafka import Producer
 
             def on_error(error: Any) -> None:
                 if error.fatal() or error.code() in _confluent_auth_codes():
-                    self.failures.append(error.str())
+                    self.failures.append((error.str(), False))
 
+            defaults = {"message.timeout.ms": limit}
             self._confluent = Producer(
-                {**(overrides or {}), **client.confluent("producer"), "error_cb": on_error}
+                {**defaults, **(overrides or {}), **client.confluent("producer"), "error_cb": on_error}
             )
         else:
-            from kafka import KafkaProducer
-            from kafka.errors import KafkaError as ClientError
+            # a send blocks up to max_block_ms for the topic's metadata or room in the buffer:
+            # one attempt, retried (and reported) until brokerTimeout like any request
+            attempt = int(min(TIMEOUT_S * 1000, limit))
+            defaults = {"max_block_ms": attempt, "delivery_timeout_ms": limit,
+                        "request_timeout_ms": min(30_000, limit)}  # fmt: skip
+            settings = {**defaults, **(overrides or {}), **client.kafka_python("producer")}
+            self._kafka_python = _retrying(
+                client,
+                "connecting a producer",
+                lambda timeout: self._kafka_python_producer(settings, timeout),
+            )
 
-            try:
-                self._kafka_python = KafkaProducer(**{**(overrides or {}), **client.kafka_python("producer")})
-            except ClientError as exc:
-                raise _kafka_failure(client, "connecting a producer", exc) from None
+    def _kafka_python_producer(self, settings: dict[str, Any], timeout: float) -> Any:
+        from kafka import KafkaProducer
+        from kafka.errors import KafkaError as ClientError
+
+        try:
+            return KafkaProducer(**{**settings, "bootstrap_timeout_ms": int(timeout * 1000)})
+        except ClientError as exc:
+            raise _kafka_failure(self.client, "connecting a producer", exc) from None
 
     def _delivered(self, error: Any, _message: Any) -> None:
-        if error is not None:
-            self.failures.append(error.str())
+        if error is None:
+            self.delivered += 1
+            return
+        from confluent_kafka import KafkaError as Code
+
+        self.failures.append((error.str(), error.code() == Code._MSG_TIMED_OUT or error.retriable()))
+
+    def _sent(self, _metadata: Any) -> None:
+        self.delivered += 1
 
     def _failed(self, exc: BaseException) -> None:
-        self.failures.append(str(exc) or type(exc).__name__)
+        # kafka-python retries what may succeed later (a timed-out request ...) until the
+        # delivery timeout: such an error at the end means the broker did not answer in time
+        self.failures.append((str(exc) or type(exc).__name__, bool(getattr(exc, "retriable", False))))
 
     def send(self, topic: str, value: bytes | None, key: bytes | None = None) -> None:
         self.sent += 1
+        self.topics.add(topic)
         if self.client.kind != "confluent":
-            self._kafka_python.send(topic, value=value, key=key).add_errback(self._failed)
+            from kafka.errors import KafkaError as ClientError
+            from kafka.errors import KafkaTimeoutError
+
+            wait = None
+            while True:
+                try:
+                    future = self._kafka_python.send(topic, value=value, key=key)
+                    break
+                except KafkaTimeoutError as exc:  # no metadata, or no room, within max_block_ms: not sent
+                    wait = wait or BrokerWait(self.client, f"sending to {topic}")
+                    wait.failed(exc)
+                except ClientError as exc:
+                    raise _kafka_failure(self.client, f"sending to {topic}", exc) from None
+            future.add_callback(self._sent).add_errback(self._failed)
             return
         while True:
             try:
@@ -840,32 +1107,65 @@ class Sender:
 
     def _check(self, doing: str) -> None:
         if self.failures:
-            raise _kafka_failure(self.client, doing, self.failures[0])
+            why, timed_out = self.failures[0]
+            if timed_out:
+                raise broker_timeout_error(self.client, doing, why)
+            raise _kafka_failure(self.client, doing, why)
 
     def flush(self, timeout: float | None = None) -> None:
-        """Wait until every record sent is delivered (or ``timeout`` seconds); KafkaError if one was not."""
-        from kafka.errors import KafkaError as ClientError
+        """Wait until every record sent is delivered (or ``timeout`` seconds); KafkaError if one was not.
 
-        doing = f"delivering {self.sent} records"
-        if self.client.kind == "confluent":
-            left = self._confluent.flush(-1 if timeout is None else timeout)
+        While deliveries make no progress the wait is reported; past ``brokerTimeout`` it fails.
+        """
+        from kafka.errors import KafkaError as ClientError
+        from kafka.errors import KafkaTimeoutError
+
+        doing = (
+            f"delivering {self.sent - self.delivered} records to {','.join(sorted(self.topics)) or 'Kafka'}"
+        )
+        wait = BrokerWait(self.client, doing)
+        started, delivered = time.monotonic(), self.delivered
+        while True:
+            left = 0
+            step = 1.0 if timeout is None else max(0.0, min(1.0, started + timeout - time.monotonic()))
+            if self.client.kind == "confluent":
+                left = self._confluent.flush(step)
+            else:
+                try:
+                    self._kafka_python.flush(step)
+                except KafkaTimeoutError:
+                    left = self.sent - self.delivered - len(self.failures)
+                except ClientError as exc:
+                    raise _kafka_failure(self.client, doing, exc) from None
             self._check(doing)
-            if left:
+            if not left:
+                return
+            if timeout is not None and time.monotonic() - started >= timeout:
                 raise KafkaError(
                     f"{self.client.describe()}: {left} records still undelivered after {timeout} s"
                 )
-            return
-        try:
-            self._kafka_python.flush(timeout)
-        except ClientError as exc:
-            raise _kafka_failure(self.client, doing, exc) from None
-        self._check(doing)
+            if self.delivered > delivered:
+                delivered = self.delivered
+                wait.progressed()
+            else:
+                wait.stalled(f"{left} records not delivered")
 
     def close(self) -> None:
+        """Let go of the producer at once; what it has not delivered is :meth:`flush`'s to report."""
+        from kafka.errors import KafkaError as ClientError
+
         if self.client.kind == "confluent":
             self._confluent.flush(0)
-        else:
+            return
+        with contextlib.suppress(ClientError):  # records in flight: never hide the error that ends a batch
             self._kafka_python.close(timeout=0)
+
+
+def _confluent_transient_codes() -> tuple[int, ...]:
+    """librdkafka's error codes for a broker that is not answering now, and may again."""
+    from confluent_kafka import KafkaError as Code
+
+    return (Code._TRANSPORT, Code._ALL_BROKERS_DOWN, Code._TIMED_OUT, Code._MSG_TIMED_OUT)
 
 
 def _confluent_auth_codes() -> tuple[int, ...]:

@@ -1,7 +1,9 @@
 """Showing metrics records: a table of the latest batch per query, one line per batch, ``sparkkit status``.
 
 On a terminal the live view redraws one table as batches complete; elsewhere (a log file, a
-pipe, CI) it prints one line per batch, which stays readable when the output is kept.
+pipe, CI) it prints one line per batch, which stays readable when the output is kept. A wait
+for a Kafka broker reported in the driver (``waiting for broker HOST:PORT ...``) is shown too:
+under the table until the next batch, or as a line.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from sparkkit import kafka_client
 from sparkkit.metrics import METRICS_FILE, latest_by_query, read_metrics
 
 #: Shown in a table cell whose value is unknown.
@@ -159,7 +162,8 @@ class LiveView:
         Redraw a table; by default when ``out`` is a terminal.
 
     ``update`` may be called from listener threads. After ``stop`` nothing more is drawn or
-    printed (the metrics file keeps every record).
+    printed (the metrics file keeps every record). Until then the view listens for the Kafka
+    client's waits for a broker (:meth:`note`).
     """
 
     def __init__(self, title: str, out: TextIO = sys.stdout, live: bool | None = None) -> None:
@@ -170,6 +174,8 @@ class LiveView:
         self._lock = threading.Lock()
         self._display: Live | None = None
         self._stopped = False
+        self.notice: str | None = None
+        kafka_client.wait_listeners.append(self.note)
 
     def update(self, record: Mapping[str, Any]) -> None:
         """Show a record: redraw the table with it, or print its line (a batch observer)."""
@@ -177,24 +183,43 @@ class LiveView:
             if self._stopped:
                 return
             self.latest[str(record.get("query"))] = dict(record)
+            self.notice = None  # a batch completed: whatever was awaited answered
             if not self.live:
                 self.out.write(metrics_line(record) + "\n")
                 self.out.flush()
                 return
-            table = metrics_table(self.latest, self.title)
-            if self._display is None:
-                self._display = Live(
-                    table, console=console_for(self.out), auto_refresh=False, transient=False
-                )
-                self._display.start(refresh=True)
-            else:
-                self._display.update(table, refresh=True)
+            self._draw()
+
+    def note(self, text: str) -> None:
+        """Show a passing condition (``waiting for broker ...``): a line, or under the table until
+        the next batch."""
+        with self._lock:
+            if self._stopped:
+                return
+            if not self.live:
+                self.out.write(f"[sparkkit] {text}\n")
+                self.out.flush()
+                return
+            self.notice = text
+            self._draw()
+
+    def _draw(self) -> None:
+        table = metrics_table(self.latest, self.title)
+        if self.notice:
+            table.caption = Text(f"{table.caption}\n{self.notice}" if table.caption else self.notice)
+        if self._display is None:
+            self._display = Live(table, console=console_for(self.out), auto_refresh=False, transient=False)
+            self._display.start(refresh=True)
+        else:
+            self._display.update(table, refresh=True)
 
     def stop(self) -> None:
         """End the live display, leaving the last table on screen (idempotent)."""
         with self._lock:
             self._stopped = True
             display, self._display = self._display, None
+        if self.note in kafka_client.wait_listeners:
+            kafka_client.wait_listeners.remove(self.note)
         if display is not None:
             display.stop()
 

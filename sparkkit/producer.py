@@ -2,7 +2,8 @@
 
 Records come from a file (one per line), from a ``generator://`` address (the same records the
 generator source makes), or from standard input; ``--rate`` paces them, ``--count`` stops after
-that many. The address's ``client=`` and ``kafka.*`` options are those of a Kafka sink. By
+that many. The address's ``client=``, ``brokerTimeout=`` and ``kafka.*`` options are those of a
+Kafka sink (a broker that stops answering is waited for up to ``brokerTimeout``). By
 default every record is flushed on its own, one per request: other readers of the embedded
 broker (tansu) see a partition's end only up to the first record of its last batch through
 ListOffsets (sparkkit's own reader does not depend on it; see
@@ -54,11 +55,7 @@ def produce(
     if not any_answers(address.hosts):
         raise KafkaError(f"cannot reach Kafka at {bootstrap}: no broker accepts connections there")
     topic_partitions(client, [address.path])
-    if client.kind == "confluent":
-        overrides: dict[str, object] = {"message.timeout.ms": 30_000}
-    else:
-        overrides = {"request_timeout_ms": 10_000, "max_block_ms": 10_000}
-    sender = Sender(client, overrides)
+    sender = Sender(client)  # a broker that stops answering is waited for up to brokerTimeout
     started, sent = time.monotonic(), 0
     try:
         for record in itertools.islice(records, count):

@@ -7,7 +7,8 @@ by a producer on the executors, of the client ``client=auto|confluent|kafka-pyth
 Either way delivery is **at least once**: a batch re-run after a crash is sent again, so
 consumers must tolerate duplicates (keyed by ``batch_time`` and the key). Options with the
 ``kafka.`` prefix go to the producer, named as Spark's connector names them
-(:mod:`sparkkit.kafka_client` translates them).
+(:mod:`sparkkit.kafka_client` translates them). ``brokerTimeout`` (default 2m) is how long a
+producer waits for a broker that does not answer before the batch fails naming the broker.
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from sparkkit.errors import ConfigError
-from sparkkit.kafka_client import ClientConfig, Sender, checked_client, native_connector, topic_partitions
+from sparkkit.kafka_client import (
+    BROKER_TIMEOUT_OPTION,
+    ClientConfig,
+    Sender,
+    checked_client,
+    native_connector,
+    topic_partitions,
+)
 from sparkkit.net import any_answers
 from sparkkit.sinks.base import JSON_TIMESTAMP_FORMAT, BatchInfo, Delivery, Sink
 
@@ -57,10 +65,12 @@ class KafkaSink(Sink):
 
     def check(self) -> None:
         for name in self.address.params:
-            if name not in ("key", "client") and not name.lower().startswith("kafka."):
+            known = name in ("key", "client") or name.lower() == BROKER_TIMEOUT_OPTION.lower()
+            if not known and not name.lower().startswith("kafka."):
                 raise ConfigError(
-                    "--sink", self.address.raw, f"unknown option {name!r}; accepted: key, client, kafka.*"
-                )
+                    "--sink", self.address.raw,
+                    f"unknown option {name!r}; accepted: key, client, {BROKER_TIMEOUT_OPTION}, kafka.*",
+                )  # fmt: skip
         client = checked_client(self.bootstrap, self.address, "--sink")
         if not any_answers(self.address.hosts):
             raise ConfigError("--sink", self.address.raw, f"no Kafka broker answers at {self.bootstrap}")

@@ -12,7 +12,10 @@ start; offsets lost to retention fail the query unless ``failOnDataLoss=false``.
 Options with the ``kafka.`` prefix are the Kafka client's, named as Spark's connector names them
 (``kafka.security.protocol``, ``kafka.sasl.jaas.config`` ...; :mod:`sparkkit.kafka_client`
 translates them for the Python clients); every Kafka call of the source, offsets and lag
-included, goes through the one client ``client=`` chose.
+included, goes through the one client ``client=`` chose. ``brokerTimeout`` (default 2m) is how
+long sparkkit's reader waits for a broker that does not answer (offsets asked again with
+backoff, a read in progress resumed, each wait reported as ``waiting for broker HOST:PORT``)
+before the query fails naming the broker; Spark's own connector has its own timeouts.
 
 Values are text lines, or JSON objects with ``format=json&schema=DDL``. A value that is not
 UTF-8 (or not a JSON object for ``format=json``) becomes a dead letter with its topic,
@@ -120,9 +123,15 @@ class KafkaStreamReader(DataSourceStreamReader):
     def latestOffset(self, start: dict[str, int], limit: Any) -> dict[str, int]:
         from pyspark.sql.streaming.datasource import ReadMaxRows
 
-        begin, end = self._offsets()
-        self._available = end
+        begin, end = (dict(offsets) for offsets in self._offsets())
+        for key, position in start.items():  # a partition missing from an answer stays where it is
+            end.setdefault(key, position)
+            begin.setdefault(key, position)
         start = {key: start.get(key, begin[key]) for key in end}  # new partitions start at their beginning
+        # never behind where the query is: an end read low (a probe that timed out, a broker just
+        # restarted) would otherwise make the next batch read again what this one read
+        end = {key: max(end[key], start[key]) for key in end}
+        self._available = end
         lag = {key: max(0, end[key] - start[key]) for key in end}
         total = sum(lag.values())
         if not isinstance(limit, ReadMaxRows) or total <= limit.max_rows:
@@ -284,8 +293,10 @@ class KafkaDataSource(DataSource):
         return KafkaStreamReader(dict(self.options))
 
 
-#: Address options that belong to sparkkit, not to the Kafka reader.
-_OWN_PARAMS = ("format", "schema", "client")
+#: Address options that belong to sparkkit, not to a Kafka reader (lower case).
+_OWN_PARAMS = ("format", "schema")
+#: ... nor to Spark's own (sparkkit's reader takes them).
+_CLIENT_PARAMS = ("client", "brokertimeout")
 
 
 class KafkaSource(Source):
@@ -336,11 +347,15 @@ class KafkaSource(Source):
         """Columns ``value`` (text) or the schema's fields (JSON), ``_dead_letter`` and ``_origin``."""
         from pyspark.sql import functions as F
 
-        params = {k: v for k, v in self.address.params.items() if k not in _OWN_PARAMS}
+        params = {k: v for k, v in self.address.params.items() if k.lower() not in _OWN_PARAMS}
         if native_connector(spark):
             # Spark's connector takes the Java client's options, with the secrets themselves
             client = ClientConfig.from_params(self.bootstrap, self.address.params)
-            params = {k: v for k, v in params.items() if not k.lower().startswith("kafka.")} | client.java()
+            params = {
+                k: v
+                for k, v in params.items()
+                if not k.lower().startswith("kafka.") and k.lower() not in _CLIENT_PARAMS
+            } | client.java()
             reader = spark.readStream.format("kafka").option("kafka.bootstrap.servers", self.bootstrap)
         else:
             spark.dataSource.register(KafkaDataSource)
