@@ -209,7 +209,7 @@ def file_records(
     return df.select(*fields, letter.alias(COLUMN), origin.alias(ORIGIN))
 
 
-def _python_record(row: Row, fmt: str) -> Any:
+def python_record(row: Row, fmt: str) -> Any:
     """A row of :func:`file_records` as a DStream element."""
     letter = row[COLUMN]
     if letter is not None:
@@ -252,7 +252,7 @@ class _FileReader:
             df = df.select(
                 F.struct(*[c for c in df.columns if c not in (COLUMN, ORIGIN)]).alias("_record"), COLUMN
             )
-        return df.rdd.map(partial(_python_record, fmt=self.fmt))
+        return df.rdd.map(partial(python_record, fmt=self.fmt))
 
 
 class FileSource(Source):

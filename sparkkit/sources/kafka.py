@@ -27,16 +27,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 
 from sparkkit.deadletters import (
     COLUMN,
-    INVALID_UTF8,
     dead_letter_column,
     parse_json_column,
     read_value,
+    utf8_reason,
 )
 from sparkkit.errors import ConfigError
 from sparkkit.kafka_client import (
@@ -52,7 +53,7 @@ from sparkkit.net import any_answers
 from sparkkit.origin import COLUMN as ORIGIN
 from sparkkit.origin import origin_column
 from sparkkit.sources.base import Source, SourceContext
-from sparkkit.sources.files import batch_ms
+from sparkkit.sources.files import batch_ms, python_record
 from sparkkit.sources.ticker import PlanLog, planned_stream
 
 if TYPE_CHECKING:
@@ -252,19 +253,45 @@ class KafkaRangePlanner:
         return ranges
 
 
+def kafka_records(raw: DataFrame, fmt: str, schema: str | None, source: str) -> DataFrame:
+    """Records of Kafka values: the record columns (``value``, or the schema's fields),
+    ``_dead_letter`` and ``_origin``, from ``raw``'s ``value`` (bytes), ``topic``, ``partition``
+    and ``offset``. The same SQL in both APIs, so a value is a good record or a dead letter for
+    the same reason whichever reads it (the rules: :mod:`sparkkit.deadletters`)."""
+    from pyspark.sql import functions as F
+
+    value, reason = F.col("value"), utf8_reason(F.col("value"))
+    if fmt == "json":
+        if schema is None:
+            raise ValueError("format=json needs a schema")
+        raw, fields, not_json = parse_json_column(raw, value.cast("string"), schema)
+        reason = F.coalesce(reason, not_json)
+    else:
+        fields = [value.cast("string").alias("value")]
+    where = (F.col("topic"), F.col("partition"), F.col("offset"))
+    letter = dead_letter_column(value, reason, source, *where)
+    return raw.select(*fields, letter.alias(COLUMN), origin_column(source, *where).alias(ORIGIN))
+
+
 class _KafkaBatches:
     """The per-batch transform: plan the ranges, read them on the executors as records.
 
-    Each value becomes a text line (or a JSON object for ``format=json``), or a dead letter.
+    Each value becomes a text line, or a dead letter; with ``format=json`` the values go through
+    :func:`kafka_records` (Spark's JSON parser and the schema, as in Structured Streaming) and
+    each becomes a ``dict`` of the schema's fields, or a dead letter.
     """
 
-    def __init__(self, planner: KafkaRangePlanner, fail_on_data_loss: bool, fmt: str, source: str) -> None:
+    def __init__(
+        self, planner: KafkaRangePlanner, fail_on_data_loss: bool, fmt: str, source: str,
+        schema: str | None = None,
+    ) -> None:  # fmt: skip
         self.planner = planner
         self.fail_on_data_loss = fail_on_data_loss
         self.fmt = fmt
         self.source = source
+        self.schema = schema
 
-    def __call__(self, time: datetime, tick: RDD[Any]) -> RDD[str]:
+    def __call__(self, time: datetime, tick: RDD[Any]) -> RDD[Any]:
         ranges = self.planner.ranges_for(batch_ms(time))
         if not ranges:
             return tick.context.emptyRDD()
@@ -276,7 +303,25 @@ class _KafkaBatches:
                     if value is not None:
                         yield read_value(value, fmt, source, topic, partition, offset)
 
-        return tick.context.parallelize(ranges, len(ranges)).flatMap(records)
+        def values(r: list[Any]) -> Iterator[tuple[bytes, str, int, int]]:
+            for batch in read_batches(client, r[0], r[1], r[2], r[3], lossy):
+                for _, value, topic, partition, offset, _, _ in batch:
+                    if value is not None:
+                        yield value, topic, partition, offset
+
+        ranges_rdd = tick.context.parallelize(ranges, len(ranges))
+        if fmt != "json":
+            return ranges_rdd.flatMap(records)
+        from pyspark.sql import SparkSession
+        from pyspark.sql import functions as F
+
+        spark = SparkSession.builder.getOrCreate()
+        raw = spark.createDataFrame(
+            ranges_rdd.flatMap(values), "value BINARY, topic STRING, partition INT, offset BIGINT"
+        )
+        df = kafka_records(raw, fmt, self.schema, source)
+        fields = [c for c in df.columns if c not in (COLUMN, ORIGIN)]
+        return df.select(F.struct(*fields).alias("_record"), COLUMN).rdd.map(partial(python_record, fmt=fmt))
 
 
 class KafkaDataSource(DataSource):
@@ -340,7 +385,10 @@ class KafkaSource(Source):
             int(rate) if rate else None, ctx.batch_interval.ms, str(state / "plans.jsonl"),
         )  # fmt: skip
         fail_on_data_loss = params.get("failondataloss", "true").lower() != "false"
-        batches = _KafkaBatches(planner, fail_on_data_loss, self.record_format, self.address.location)
+        batches = _KafkaBatches(
+            planner, fail_on_data_loss, self.record_format, self.address.location,
+            self.address.params.get("schema"),
+        )  # fmt: skip
         return planned_stream(ssc, state, batches)
 
     def structured(self, spark: SparkSession, ctx: SourceContext) -> DataFrame:
@@ -362,16 +410,5 @@ class KafkaSource(Source):
             reader = spark.readStream.format(FORMAT_NAME).option("bootstrap", self.bootstrap)
         raw = reader.option("subscribe", self.address.path).options(**params).load()
         raw = raw.where(F.col("value").isNotNull())
-        value, reason = F.col("value"), F.when(~F.is_valid_utf8("value"), F.lit(INVALID_UTF8))
-        if self.record_format == "json":
-            raw, fields, not_json = parse_json_column(
-                raw, value.cast("string"), self.address.params["schema"]
-            )
-            reason = F.coalesce(reason, not_json)
-        else:
-            fields = [value.cast("string").alias("value")]
-        letter = dead_letter_column(
-            value, reason, self.address.location, F.col("topic"), F.col("partition"), F.col("offset")
-        )
-        origin = origin_column(self.address.location, F.col("topic"), F.col("partition"), F.col("offset"))
-        return raw.select(*fields, letter.alias(COLUMN), origin.alias(ORIGIN))
+        schema = self.address.params.get("schema")
+        return kafka_records(raw, self.record_format, schema, self.address.location)
