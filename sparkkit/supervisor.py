@@ -52,7 +52,9 @@ def first_line(exc: BaseException) -> str:
             if line and not line[0].isspace():
                 python.append(line)
         if python:
-            return python[-1]
+            # sparkkit's own errors say everything in their message: drop the class's name
+            own = python[-1].startswith("sparkkit.errors.")
+            return python[-1].split(": ", 1)[-1] if own else python[-1]
     for line in lines:
         line = line.strip()
         if line and not line.startswith(("An error occurred while calling", "Traceback")):
