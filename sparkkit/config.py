@@ -20,6 +20,7 @@ from sparkkit.addresses import Address, parse_sink, parse_source
 from sparkkit.duration import ACCEPTED as DURATION_ACCEPTED
 from sparkkit.duration import Duration
 from sparkkit.errors import ConfigError, UnknownOptionError
+from sparkkit.secrets import PREFIX as SECRET_PREFIX
 
 APIS = ("dstream", "structured")
 ENV_PREFIX = "SPARKKIT_"
@@ -28,6 +29,8 @@ ZERO = Duration(0)
 POSITIVE_DURATION = "a duration > 0 such as 500ms, 10s, 2m or 1h"
 #: Environment variables with the prefix that are not job options.
 RESERVED_ENV = frozenset({"SPARKKIT_CONF_DIR"})
+#: Variables that are not options: concealed secrets (:mod:`sparkkit.secrets`).
+RESERVED_ENV_PREFIXES = (SECRET_PREFIX,)
 
 
 @dataclass(frozen=True)
@@ -348,7 +351,7 @@ def _layers(
                 raise unknown_option(spelt(key), name, accepted, str(toml_path), lambda n: n, job)
             raw[name] = (value, str(toml_path))
     for var, value in env.items():
-        if not var.startswith(ENV_PREFIX) or var in RESERVED_ENV:
+        if not var.startswith(ENV_PREFIX) or var in RESERVED_ENV or var.startswith(RESERVED_ENV_PREFIXES):
             continue
         name = var[len(ENV_PREFIX) :].lower()
         if name not in accepted:

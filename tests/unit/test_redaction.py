@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -144,3 +145,13 @@ def test_concealed_argument_is_parsed_back_to_the_same_secret() -> None:
 def test_a_reference_is_shown_as_it_is() -> None:
     text = f"kafka.sasl.password={REFERENCE}SPARKKIT_SECRET_0123"
     assert redact_text(text) == text
+
+
+def test_concealed_secrets_in_the_environment_are_not_job_options(tmp_path: Path) -> None:
+    from sparkkit.config import load_config
+
+    address = "kafka://127.0.0.1:9092/t?kafka.sasl.password=env-secret"
+    concealed = parse_source(address)
+    variable = concealed.params["kafka.sasl.password"].removeprefix(REFERENCE)
+    config = load_config("wordcount", env={variable: "env-secret", "SPARKKIT_SOURCE": address})
+    assert [a.params for a in config.source] == [concealed.params]
