@@ -35,11 +35,11 @@ def test_help() -> None:
 @pytest.mark.parametrize("api", ["dstream", "structured"])
 def test_submitted_job_writes_exact_counts(tmp_path: Path, api: str) -> None:
     out = tmp_path / "out"
-    # the 150 records are due within 0.5 s; the rest of the duration is room for a loaded machine
+    # the 150 records are due within 0.5 s; the rest is room for a loaded machine (3 test workers)
     result = spark_submit(
         "--master", "local[2]", "jobs/wordcount.py", "--api", api,
         "--source", "generator://s?rate=300&keys=4&count=150", "--sink", f"json://{out}",
-        "--batch-interval", "1s", "--duration", "12s",
+        "--batch-interval", "1s", "--duration", "30s",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert json_word_totals(out) == Counter(generator_lines("s", 0, 150, 0, 4))
