@@ -18,14 +18,13 @@ keeps no users (``tansu user create`` answers success and stores nothing).
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from sparkkit.daemons import Daemon
 from sparkkit.errors import BrokerError, PortTakenError
-from sparkkit.net import port_open
+from sparkkit.net import port_open, wait_for_port
 
 DEFAULT_PORT = 9092
 #: tansu's in-memory storage: what a broker holds is gone when it stops.
@@ -99,13 +98,10 @@ class EmbeddedBroker:
         command = [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
                    "--storage-engine", storage]  # fmt: skip
         self.daemon.start(command, {**os.environ, **env} if env else None, port=port)
-        deadline = time.monotonic() + timeout
-        while not port_open("127.0.0.1", port):
-            if self.daemon.exited() or time.monotonic() > deadline:
-                tail = self.daemon.log_tail()
-                self.down()
-                raise BrokerError(f"the embedded broker did not start on {url}; its log ends:\n{tail}")
-            time.sleep(0.05)
+        if not wait_for_port("127.0.0.1", port, timeout, lambda: not self.daemon.exited()):
+            tail = self.daemon.log_tail()
+            self.down()
+            raise BrokerError(f"the embedded broker did not start on {url}; its log ends:\n{tail}")
         return self.status()
 
     def down(self, timeout: float = 10.0) -> bool:

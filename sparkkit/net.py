@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 from sparkkit.errors import ConfigError, PortTakenError
 
@@ -15,6 +16,18 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
+
+
+def wait_for_port(host: str, port: int, timeout: float, alive: Callable[[], bool] = lambda: True) -> bool:
+    """Wait until ``host:port`` accepts connections (True), or until the process that should open it
+    is no longer ``alive`` or ``timeout`` seconds pass (False). A port opening sends no event, so
+    this polls it."""
+    deadline = time.monotonic() + timeout
+    while not port_open(host, port):
+        if not alive() or time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def any_answers(hosts: Iterable[tuple[str, int]], timeout: float = 2.0) -> bool:

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sparkkit.net import port_open
+from sparkkit.net import wait_for_port
 from sparkkit.testing.plugin import free_port
 
 BUCKET = "tansu"
@@ -60,10 +59,8 @@ class S3Storage:
             [sys.executable, "-m", "tests.s3_storage", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent,
         )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while not port_open("127.0.0.1", self.port):
-            assert self.proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
+        proc = self.proc
+        assert wait_for_port("127.0.0.1", self.port, 60, lambda: proc.poll() is None), log.read_text()
         import boto3
 
         s3 = boto3.client(

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from sparkkit import net
 from sparkkit.broker import tansu_binary
-from sparkkit.net import port_open
 from sparkkit.testing.plugin import free_port
 from tests.processes import ROOT, driver_env
 
@@ -55,10 +55,7 @@ def start(command: list[str], log: Path, **env: str) -> subprocess.Popen[bytes]:
 
 
 def wait_for_port(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while not port_open("127.0.0.1", port):
-        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-        time.sleep(0.05)
+    assert net.wait_for_port("127.0.0.1", port, 30, lambda: proc.poll() is None), log.read_text()
 
 
 def new_topic(bootstrap: str, partitions: int = 2) -> str:

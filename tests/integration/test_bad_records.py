@@ -13,7 +13,6 @@ import hashlib
 import json
 import socket
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from sparkkit.deadletters import FIELD_COUNT, INVALID_UTF8, NOT_JSON, WRONG_TYPE
 from sparkkit.duration import Duration
 from sparkkit.session import build_streaming_context
 from sparkkit.sources import Source, SourceContext, source_for
-from sparkkit.testing import StreamHarness
+from sparkkit.testing import StreamHarness, new_topic
 
 MB10 = 10 * 1024 * 1024
 TIMEOUT = 180.0
@@ -361,14 +360,8 @@ def produce(
 ) -> tuple[str, list[tuple[int, int]]]:
     """A new topic holding ``values`` round robin, each sent on its own; (topic, their positions)."""
     from kafka import KafkaProducer
-    from kafka.admin import KafkaAdminClient, NewTopic
 
-    topic = f"bad{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
-    finally:
-        admin.close()
+    topic = new_topic(bootstrap, partitions, prefix="bad")
     producer = KafkaProducer(bootstrap_servers=bootstrap, max_request_size=2 * MB10)
     positions = []
     try:

@@ -18,7 +18,6 @@ import re
 import signal
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -30,7 +29,7 @@ from sparkkit import kafka_client
 from sparkkit.broker import EmbeddedBroker
 from sparkkit.errors import BrokerTimeoutError
 from sparkkit.kafka_client import ClientConfig, Record, Sender, fetch_offsets, read_batches
-from sparkkit.testing import topic_with
+from sparkkit.testing import new_topic, topic_with
 from sparkkit.testing.plugin import free_port
 from tests.processes import json_word_totals, start_driver, stop_gracefully, wait_until
 from tests.s3_storage import S3Storage
@@ -80,25 +79,13 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
         frozen.embedded.down()
 
 
-def new_topic(bootstrap: str, partitions: int = 2) -> str:
-    from kafka.admin import KafkaAdminClient, NewTopic
-
-    topic = f"o{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
-    finally:
-        admin.close()
-    return topic
-
-
 class Feed:
     """Lines sent to a topic (round robin over 2 partitions), and the words they hold."""
 
     def __init__(self, bootstrap: str) -> None:
         from kafka import KafkaProducer
 
-        self.topic = new_topic(bootstrap)
+        self.topic = new_topic(bootstrap, prefix="o")
         self.producer = KafkaProducer(bootstrap_servers=bootstrap)
         self.expected: Counter[str] = Counter()
         self.sent = 0
@@ -191,7 +178,7 @@ def test_dstream_wordcount_to_kafka_rides_out_a_15s_outage(tmp_path: Path, broke
     so that the wait is retried and reported; the 45 s one (past the clients' own 30 s) is the
     Structured test's, and both APIs plan and read through the same calls."""
     feed = Feed(broker.bootstrap)
-    output = new_topic(broker.bootstrap)
+    output = new_topic(broker.bootstrap, prefix="o")
     log = tmp_path / "driver.log"
     source = f"kafka://{broker.bootstrap}/{feed.topic}?startingOffsets=earliest&maxRatePerPartition=20&client=kafka-python"
     sink = f"kafka://{broker.bootstrap}/{output}?client=confluent"
@@ -319,7 +306,7 @@ def test_offsets_reads_and_deliveries_wait_out_an_outage(broker: Broker, client:
 
     lines = [f"r{i}".encode() for i in range(10)]
     topic = topic_with(broker.bootstrap, lines[:6])  # three records in each partition
-    output = new_topic(broker.bootstrap)
+    output = new_topic(broker.bootstrap, prefix="o")
     config = ClientConfig.from_params(broker.bootstrap, {"client": client})
     attempts = Attempts()
     first_read, frozen = threading.Event(), threading.Event()
