@@ -32,7 +32,6 @@ a tombstone, is none). Every input record is either a good record or a dead lett
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -81,38 +80,15 @@ def is_record(record: Any) -> bool:
     return not isinstance(record, DeadLetter)
 
 
-def parse_json_object(text: str) -> dict[str, Any] | None:
-    """One JSON object, or None when ``text`` is not one."""
+def read_line(raw: bytes, source: str, topic: str, partition: int, offset: int) -> str | DeadLetter:
+    """A Kafka value as a text line, or a :class:`DeadLetter` when it is not UTF-8 (the DStream's
+    text values; JSON values go through :func:`parse_json_column`, as in Structured Streaming)."""
     try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def read_value(
-    raw: bytes, fmt: str, source: str, topic: str | None = None, partition: int | None = None,
-    offset: int | None = None, file: str | None = None,
-) -> Any:  # fmt: skip
-    """A record's bytes as a text line or a JSON object, or a :class:`DeadLetter` saying why not.
-
-    Python's parser, without a schema: it neither converts nor checks field types (see
-    :func:`parse_json_column` for the schema-aware rules the file source applies in both APIs).
-    """
-    reason = None
-    try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         reason = INVALID_UTF8
-    else:
-        if fmt != "json":
-            return text
-        parsed = parse_json_object(text)
-        if parsed is not None:
-            return parsed
-        reason = NOT_JSON
     encoded = base64.b64encode(raw).decode("ascii")
-    return DeadLetter(source, topic, partition, offset, file, reason, raw.decode("utf-8", "replace"), encoded)
+    return DeadLetter(source, topic, partition, offset, None, reason, raw.decode("utf-8", "replace"), encoded)
 
 
 def dead_letter_column(

@@ -442,8 +442,8 @@ class ClientConfig:
         Java names pass as they are; librdkafka's spellings become Java's (``kafka.sasl.username``
         and ``kafka.sasl.password`` a JAAS entry, ``kafka.ssl.ca.location`` a PEM trust store).
         """
-        settings = self.settings()  # refuses what no client can use
         opts = reveal(self.options)
+        settings = librdkafka_settings(opts)  # refuses what no client can use
         aliases = (
             "kafka.sasl.username",
             "kafka.sasl.password",

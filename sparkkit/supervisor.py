@@ -93,11 +93,6 @@ class Query(ABC):
         """Block until every input available now is processed and written."""
         raise SparkkitError(f"{self.name}: process_all_available() needs a Structured query")
 
-    @property
-    def busy(self) -> bool:
-        """Is a batch running now (a graceful stop waits for it)?"""
-        return False
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
 
@@ -137,6 +132,7 @@ class StructuredQuery(Query):
 
     @property
     def busy(self) -> bool:
+        """Is a trigger running now (the fallback stop, without Spark's internals, waits for it)?"""
         query = self.query
         return query is not None and query.isActive and bool(query.status["isTriggerActive"])
 
@@ -463,7 +459,6 @@ class Supervisor:
                 except Exception as exc:
                     self._fail(JobFailedError(f"{query.name} could not start: {first_line(exc)}"), exc)
                     self.stop(graceful=False)
-                    self._restore_handler()
                     raise self.failure from exc  # type: ignore[misc]
                 self.started.append(query)
                 with self._count_lock:

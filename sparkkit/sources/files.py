@@ -209,14 +209,23 @@ def file_records(
     return df.select(*fields, letter.alias(COLUMN), origin.alias(ORIGIN))
 
 
-def python_record(row: Row, fmt: str) -> Any:
-    """A row of :func:`file_records` as a DStream element."""
+def _python_record(row: Row, fmt: str) -> Any:
     letter = row[COLUMN]
     if letter is not None:
         return DeadLetter(*letter)
     if fmt == "text":
         return row["value"]
     return row["_record"].asDict(recursive=True)
+
+
+def python_records(df: DataFrame, fmt: str) -> RDD[Any]:
+    """A DataFrame of records and ``_dead_letter`` (:func:`file_records`, Kafka's ``kafka_records``)
+    as DStream elements: lines (``str``) or ``dict`` rows, and ``DeadLetter``s."""
+    from pyspark.sql import functions as F
+
+    fields = [c for c in df.columns if c not in (COLUMN, ORIGIN)]
+    record = F.col("value") if fmt == "text" else F.struct(*fields).alias("_record")
+    return df.select(record, COLUMN).rdd.map(partial(_python_record, fmt=fmt))
 
 
 class _FileReader:
@@ -248,11 +257,7 @@ class _FileReader:
         reader = reader.options(**line_options, wholetext=str(self.whole_files).lower())
         lines = reader.load(files).select("value", F.col("_metadata.file_path").alias("_file"))
         df = file_records(lines, self.fmt, self.schema, self.options, self.source, self.whole_files)
-        if self.fmt != "text":
-            df = df.select(
-                F.struct(*[c for c in df.columns if c not in (COLUMN, ORIGIN)]).alias("_record"), COLUMN
-            )
-        return df.rdd.map(partial(python_record, fmt=self.fmt))
+        return python_records(df, self.fmt)
 
 
 class FileSource(Source):

@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
@@ -36,7 +35,7 @@ from sparkkit.deadletters import (
     COLUMN,
     dead_letter_column,
     parse_json_column,
-    read_value,
+    read_line,
     utf8_reason,
 )
 from sparkkit.errors import ConfigError
@@ -53,7 +52,7 @@ from sparkkit.net import any_answers
 from sparkkit.origin import COLUMN as ORIGIN
 from sparkkit.origin import origin_column
 from sparkkit.sources.base import Source, SourceContext
-from sparkkit.sources.files import batch_ms, python_record
+from sparkkit.sources.files import batch_ms, python_records
 from sparkkit.sources.ticker import PlanLog, planned_stream
 
 if TYPE_CHECKING:
@@ -297,12 +296,6 @@ class _KafkaBatches:
             return tick.context.emptyRDD()
         client, lossy, fmt, source = self.planner.client, self.fail_on_data_loss, self.fmt, self.source
 
-        def records(r: list[Any]) -> Iterator[Any]:
-            for batch in read_batches(client, r[0], r[1], r[2], r[3], lossy):
-                for _, value, topic, partition, offset, _, _ in batch:
-                    if value is not None:
-                        yield read_value(value, fmt, source, topic, partition, offset)
-
         def values(r: list[Any]) -> Iterator[tuple[bytes, str, int, int]]:
             for batch in read_batches(client, r[0], r[1], r[2], r[3], lossy):
                 for _, value, topic, partition, offset, _, _ in batch:
@@ -311,17 +304,14 @@ class _KafkaBatches:
 
         ranges_rdd = tick.context.parallelize(ranges, len(ranges))
         if fmt != "json":
-            return ranges_rdd.flatMap(records)
+            return ranges_rdd.flatMap(values).map(lambda v: read_line(v[0], source, v[1], v[2], v[3]))
         from pyspark.sql import SparkSession
-        from pyspark.sql import functions as F
 
         spark = SparkSession.builder.getOrCreate()
         raw = spark.createDataFrame(
             ranges_rdd.flatMap(values), "value BINARY, topic STRING, partition INT, offset BIGINT"
         )
-        df = kafka_records(raw, fmt, self.schema, source)
-        fields = [c for c in df.columns if c not in (COLUMN, ORIGIN)]
-        return df.select(F.struct(*fields).alias("_record"), COLUMN).rdd.map(partial(python_record, fmt=fmt))
+        return python_records(kafka_records(raw, fmt, self.schema, source), fmt)
 
 
 class KafkaDataSource(DataSource):
