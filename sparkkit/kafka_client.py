@@ -1074,8 +1074,12 @@ class Sender:
 
     def _failed(self, exc: BaseException) -> None:
         # kafka-python retries what may succeed later (a timed-out request ...) until the
-        # delivery timeout: such an error at the end means the broker did not answer in time
-        self.failures.append((str(exc) or type(exc).__name__, bool(getattr(exc, "retriable", False))))
+        # delivery timeout: such an error at the end means the broker did not answer in time.
+        # A timed-out InitProducerId (the idempotent producer's first request) comes wrapped in a
+        # plain fatal KafkaError whose text is all that says it timed out.
+        why = str(exc) or type(exc).__name__
+        timed_out = bool(getattr(exc, "retriable", False)) or "RequestTimedOutError" in why
+        self.failures.append((why, timed_out))
 
     def send(self, topic: str, value: bytes | None, key: bytes | None = None) -> None:
         self.sent += 1
