@@ -10,7 +10,7 @@ DURATION ?= 60s
 ARGS     ?=
 ## three pytest workers, one test file each at a time (module-scoped Spark sessions stay shared):
 ## most of the suite waits on batch intervals, drivers and brokers rather than on the 2 cores
-PYTEST_ARGS ?= -n 3 --dist loadfile
+PYTEST_ARGS ?= -n 3 --dist loadfile --no-loadscope-reorder
 
 export PYSPARK_PYTHON        := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)

@@ -18,6 +18,7 @@ from sparkkit.cluster import LocalCluster
 from sparkkit.testing import topic_with
 from tests.processes import (
     ROOT,
+    batch_interval,
     json_rows,
     json_word_totals,
     start_driver,
@@ -39,8 +40,10 @@ def drop(directory: Path, name: str, lines: list[str]) -> None:
 
 def submit(cluster: LocalCluster, job: str, log: Path, *options: str) -> subprocess.Popen[bytes]:
     assert cluster.master_url is not None
+    api = options[options.index("--api") + 1] if "--api" in options else "structured"  # every job's default
     return start_driver(
-        ["submit", job, "--master", cluster.master_url, "--batch-interval", "1s", *options], log
+        ["submit", job, "--master", cluster.master_url, "--batch-interval", batch_interval(api), *options],
+        log,
     )
 
 

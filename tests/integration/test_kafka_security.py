@@ -22,7 +22,7 @@ import pytest
 from sparkkit.broker import tansu_binary
 from sparkkit.sources import generator_lines
 from sparkkit.testing.plugin import free_port
-from tests.processes import ROOT, driver_env, start_driver, stop_gracefully, wait_until
+from tests.processes import ROOT, batch_interval, driver_env, start_driver, stop_gracefully, wait_until
 from tests.sasl import (
     PASSWORD,
     WRONG,
@@ -65,7 +65,8 @@ def test_wordcount_reads_and_writes_kafka_with_scram(
     options = f"client={client}&{sasl_query()}"
     log = tmp_path / "driver.log"
     driver = start_driver(
-        ["run", "wordcount", "--api", api, "--batch-interval", "1s", "--checkpoint", str(tmp_path / "ck"),
+        ["run", "wordcount", "--api", api, "--batch-interval", batch_interval(api),
+         "--checkpoint", str(tmp_path / "ck"),
          "--source", f"kafka://{scram_bootstrap}/{source_topic}?startingOffsets=earliest&{options}",
          "--sink", f"kafka://{scram_bootstrap}/{sink_topic}?{options}"],
         log,

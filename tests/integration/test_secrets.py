@@ -23,11 +23,20 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.processes import ROOT, descendants, driver_env, start_driver, stop_gracefully, wait_until
+from tests.processes import (
+    ROOT,
+    batch_interval,
+    descendants,
+    driver_env,
+    start_driver,
+    stop_gracefully,
+    wait_until,
+)
 from tests.sasl import PASSWORD, fill, new_topic, read_all, sasl_query, word_totals
 
 FORMS = (PASSWORD.encode(), quote(PASSWORD, safe="").encode())
 BAD_VALUES = [b"\xff\xfe not text", b"\xc3\x28"]
+pytestmark = pytest.mark.slow
 
 
 def conf_with_event_log(tmp_path: Path) -> Path:
@@ -88,7 +97,7 @@ def test_a_secret_appears_in_nothing_a_run_prints_or_writes(
     login = sasl_query()
     checkpoint = tmp_path / "ck"
     arguments = [
-        "--api", api, "--batch-interval", "1s", "--checkpoint", str(checkpoint),
+        "--api", api, "--batch-interval", batch_interval(api), "--checkpoint", str(checkpoint),
         "--source", f"kafka://{scram_bootstrap}/{source}?startingOffsets=earliest&{login}",
         "--sink", f"kafka://{scram_bootstrap}/{sink}?{login}",
         "--dead-letters", f"kafka://{scram_bootstrap}/{letters}?{login}",

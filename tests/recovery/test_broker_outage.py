@@ -31,7 +31,7 @@ from sparkkit.errors import BrokerTimeoutError
 from sparkkit.kafka_client import ClientConfig, Record, Sender, fetch_offsets, read_batches
 from sparkkit.testing import new_topic, topic_with
 from sparkkit.testing.plugin import free_port
-from tests.processes import json_word_totals, start_driver, stop_gracefully, wait_until
+from tests.processes import batch_interval, json_word_totals, start_driver, stop_gracefully, wait_until
 from tests.s3_storage import S3Storage
 
 pytestmark = pytest.mark.slow
@@ -145,7 +145,7 @@ def waits_reported(log: Path, bootstrap: str, limit: str) -> bool:
 
 def wordcount(api: str, source: str, sink: str, ck: Path) -> list[str]:
     return ["run", "wordcount", "--api", api, "--source", source, "--sink", sink,
-            "--checkpoint", str(ck), "--batch-interval", "1s", "--duration", "0"]  # fmt: skip
+            "--checkpoint", str(ck), "--batch-interval", batch_interval(api), "--duration", "0"]  # fmt: skip
 
 
 def test_structured_wordcount_rides_out_a_45s_outage(tmp_path: Path, broker: Broker) -> None:

@@ -28,7 +28,14 @@ from pathlib import Path
 import pytest
 
 from sparkkit.checkpoint import CheckpointLayout, verify
-from tests.processes import driver_env, json_word_totals, start_driver, stop_gracefully, wait_until
+from tests.processes import (
+    batch_interval,
+    driver_env,
+    json_word_totals,
+    start_driver,
+    stop_gracefully,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 APIS = ("structured", "dstream")
@@ -52,7 +59,8 @@ class Made:
 
 def wordcount_args(api: str, watched: Path, out: Path, root: Path) -> list[str]:
     return ["run", "wordcount", "--api", api, "--source", f"file://{watched}", "--sink", f"json://{out}",
-            "--checkpoint", str(root), "--batch-interval", "1s", "--duration", "0"]  # fmt: skip
+            "--checkpoint", str(root), "--batch-interval", batch_interval(api),
+            "--duration", "0"]  # fmt: skip
 
 
 def feed(watched: Path, name: str, expected: Counter[str]) -> str:

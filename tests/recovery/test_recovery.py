@@ -25,7 +25,15 @@ from typing import Any
 import pytest
 
 from sparkkit.metrics import METRICS_FILE, read_metrics
-from tests.processes import driver_env, json_rows, kill_hard, start_driver, stop_gracefully, wait_until
+from tests.processes import (
+    batch_interval,
+    driver_env,
+    json_rows,
+    kill_hard,
+    start_driver,
+    stop_gracefully,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 BASE = datetime(2026, 1, 1)
@@ -60,7 +68,7 @@ class Case:
 
 
 CASES = [
-    Case("wordcount", "dstream", (), sum_by("word"), ("--batch-interval", "2s", "1s", "2s"),
+    Case("wordcount", "dstream", (), sum_by("word"), ("--batch-interval", "4s", "2s", "4s"),
          json_events=False),
     Case("windowed_counts", "dstream", ("--window", "2s"), sum_by("key"), ("--window", "4s", "2s", "4s")),
     Case("running_counts", "dstream", (), max_by_key, ("--key", "other", "k", "other")),
@@ -97,8 +105,8 @@ def test_sigkill_then_restart_is_exact(tmp_path: Path, case: Case) -> None:
         d.mkdir()
     fmt = "json" if case.json_events else "text"
     args = ["run", case.job, "--api", case.api, "--source", f"file://{watched}?format={fmt}",
-            "--sink", f"json://{out}", "--checkpoint", str(ck), "--batch-interval", "1s", "--duration", "0",
-            *(("--key", "k") if case.json_events else ()), *case.options]  # fmt: skip
+            "--sink", f"json://{out}", "--checkpoint", str(ck), "--batch-interval", batch_interval(case.api),
+            "--duration", "0", *(("--key", "k") if case.json_events else ()), *case.options]  # fmt: skip
     query_dir = ck / case.job / "main"
     log = tmp_path / "driver.log"
     expected: Counter[str] = Counter()
@@ -189,7 +197,7 @@ def test_kafka_wordcount_sigkill_then_restart_is_exact(
     out, ck, log = tmp_path / "out", tmp_path / "ck", tmp_path / "driver.log"
     source = f"kafka://{kafka_bootstrap}/{topic}?startingOffsets=earliest"
     args = ["run", "wordcount", "--api", api, "--source", source, "--sink", f"json://{out}",
-            "--checkpoint", str(ck), "--batch-interval", "1s", "--duration", "0"]  # fmt: skip
+            "--checkpoint", str(ck), "--batch-interval", batch_interval(api), "--duration", "0"]  # fmt: skip
 
     def exact() -> bool:
         return sum_by("word")(json_rows(out)) == expected
