@@ -84,11 +84,12 @@ def start_driver(args: Sequence[str], log: Path, **env: str) -> subprocess.Popen
 def batch_interval(api: str) -> str:
     """The ``--batch-interval`` of a job run in a driver process of its own, by API.
 
-    A DStream job queues its batches when one takes longer than the interval (1-3 s each while
-    the suite loads both cores) and, restarted, replays every interval it missed: 2 s keeps them
-    few. A Structured query skips the triggers it overran, so 1 s costs nothing.
+    A DStream job queues its batches when one takes longer than the interval (1-3 s each, empty
+    or not, while the suite loads both cores), drains the queue when stopped gracefully and,
+    restarted, replays every interval it missed: 3 s keeps them few (a DStream window is then a
+    multiple of 3 s). A Structured query skips the triggers it overran, so 1 s costs nothing.
     """
-    return "2s" if api == "dstream" else "1s"
+    return "3s" if api == "dstream" else "1s"
 
 
 def kill_hard(proc: subprocess.Popen[bytes]) -> None:

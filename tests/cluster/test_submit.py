@@ -133,7 +133,7 @@ def test_dstream_windowed_counts_from_files(spark_cluster: LocalCluster, tmp_pat
     expected = Counter(lines)  # tumbling windows: each record in exactly one window
     run_until(
         spark_cluster, "windowed_counts", tmp_path, lambda: sum_by(json_rows(out), "key") == expected,
-        "--api", "dstream", "--window", "2s", "--source", f"file://{tmp_path / 'in'}?maxFilesPerTrigger=1",
+        "--api", "dstream", "--window", "6s", "--source", f"file://{tmp_path / 'in'}?maxFilesPerTrigger=1",
         "--sink", f"json://{out}", "--checkpoint", str(tmp_path / "ck"),
     )  # fmt: skip
     assert sum_by(json_rows(out), "key") == expected

@@ -17,7 +17,7 @@ VENV = Path(sys.prefix)
 def test_make_run_shows_the_stream_processor_and_stops_by_itself() -> None:
     stamp = VENV / ".sparkkit-installed"
     result = subprocess.run(
-        ["make", "-s", "-o", str(stamp), "run", f"VENV={VENV}", "DURATION=20s"],
+        ["make", "-s", "-o", str(stamp), "run", f"VENV={VENV}", "DURATION=45s"],
         cwd=ROOT, capture_output=True, text=True, timeout=300, env=driver_env(),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]

@@ -68,9 +68,9 @@ class Case:
 
 
 CASES = [
-    Case("wordcount", "dstream", (), sum_by("word"), ("--batch-interval", "4s", "2s", "4s"),
+    Case("wordcount", "dstream", (), sum_by("word"), ("--batch-interval", "6s", "3s", "6s"),
          json_events=False),
-    Case("windowed_counts", "dstream", ("--window", "2s"), sum_by("key"), ("--window", "4s", "2s", "4s")),
+    Case("windowed_counts", "dstream", ("--window", "6s"), sum_by("key"), ("--window", "12s", "6s", "12s")),
     Case("running_counts", "dstream", (), max_by_key, ("--key", "other", "k", "other")),
     Case("sessions", "dstream", ("--gap", "1500ms"), sum_by("key"), ("--gap", "3s", "1500ms", "3s")),
     Case("windowed_counts", "structured", ("--window", "2s", "--event-time", "ts", "--watermark", "0s"),
