@@ -61,6 +61,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.approx_memory
 	$(BIN)/python -m benchmarks.run_picture
 	$(BIN)/python -m benchmarks.archive_latency
+	$(BIN)/python -m benchmarks.latency
 	$(BIN)/python -m benchmarks.report
 
 clean:
