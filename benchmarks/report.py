@@ -428,7 +428,11 @@ def plot_end_to_end(results: dict[str, Any]) -> None:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for api in ("structured", "dstream"):
         cases = sorted(
-            (c for c in results["cases"].values() if c["api"] == api and c["rate"] == 10_000),
+            (
+                c
+                for c in results["cases"].values()
+                if c["api"] == api and c["rate"] == 10_000 and "error" not in c
+            ),
             key=lambda c: interval_ms(c["interval"]),
         )
         if not cases:
@@ -447,8 +451,9 @@ def plot_end_to_end(results: dict[str, Any]) -> None:
 
 
 def end_to_end_section(results: dict[str, Any]) -> list[str]:
+    failed = [c for c in results["cases"].values() if "error" in c]
     cases = sorted(
-        results["cases"].values(),
+        (c for c in results["cases"].values() if "error" not in c),
         key=lambda c: (c["api"] != "structured", c["rate"], -interval_ms(c["interval"])),
     )
     best = min(
@@ -465,7 +470,7 @@ def end_to_end_section(results: dict[str, Any]) -> list[str]:
         "(local[2]) reads the input and writes its rows to the output topic; a separate reader process "
         "notes when each stamp's row arrives. Latency = arrival minus produce time, over "
         f"{results['seconds']:.0f} s of steady input after a {results['warmup_s']:.0f} s warm-up; "
-        "every stamped record of the window came out (a missing one fails the run).",
+        "a case where a stamped record of the window never came out is listed below the table, not measured.",
         "",
         "| API | trigger | records/s | samples | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) | load before |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -474,6 +479,8 @@ def end_to_end_section(results: dict[str, Any]) -> list[str]:
             f"{c['p95_ms']:.0f} | {c['p99_ms']:.0f} | {c['max_ms']:.0f} | {c['load_before']:.1f} |"
             for c in cases
         ),
+        "",
+        *(f"- {c['api']} at {c['interval']}, {c['rate']:,} records/s: {c['error']}" for c in failed),
         "",
         "![end-to-end latency](benchmarks-end-to-end-latency.png)",
         "",
