@@ -56,7 +56,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import tomllib
 
-from benchmarks.common import RESULTS, write_results
+from benchmarks.common import RESULTS, percentile, terminate_group, write_results
 from benchmarks.processor_memory import (
     HEAP_EVERY,
     INTERVAL_S,
@@ -67,7 +67,6 @@ from benchmarks.processor_memory import (
     read_lag,
     read_summary,
     sample,
-    terminate_group,
     window_stats,
 )
 from sparkkit.metrics import read_metrics
@@ -214,10 +213,7 @@ def final_state(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def quantile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    return percentile(values, q) if values else None
 
 
 def ingest_pace(records: list[dict[str, Any]], interval_ms: int, rate: int) -> dict[str, Any]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -70,6 +72,25 @@ def run_measured(
         "batches": durations,
         "wall_s": round(time.monotonic() - started, 1),
     }
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The value below which a fraction ``q`` of ``values`` lies (nearest rank, no interpolation)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def terminate_group(proc: subprocess.Popen[Any], timeout: float = 120) -> None:
+    """SIGTERM a process started in a session of its own, and everything it started; SIGKILL them
+    if they have not ended ``timeout`` seconds later."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def write_results(name: str, results: dict[str, Any]) -> Path:

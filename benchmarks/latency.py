@@ -36,9 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import write_results
+from benchmarks.common import percentile, terminate_group, write_results
 from benchmarks.kafka_throughput import free_port, record
 from sparkkit.broker import EmbeddedBroker
+from sparkkit.testing import new_topic
 
 PARTITIONS = 2
 STAMP_EVERY = 50
@@ -66,21 +67,6 @@ CASES = (
     Case("structured", "200ms", 1_000),
     Case("structured", "200ms", 50_000),
 )
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def create_topics(bootstrap: str, *topics: str) -> None:
-    from kafka.admin import KafkaAdminClient, NewTopic
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in topics])
-    finally:
-        admin.close()
 
 
 def produce_forever(bootstrap: str, topic: str, rate: int) -> None:
@@ -155,23 +141,17 @@ class Lines:
 
 
 def child(*args: str, **kwargs: Any) -> subprocess.Popen[str]:
+    """This interpreter running ``args`` in a session of its own (:func:`terminate_group` ends it
+    with every process it started: the job's JVM and Python workers)."""
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
-    return subprocess.Popen([sys.executable, *args], text=True, cwd=ROOT, env=env, **kwargs)
-
-
-def stop(proc: subprocess.Popen[str], timeout: float = 60) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    return subprocess.Popen(
+        [sys.executable, *args], text=True, cwd=ROOT, env=env, start_new_session=True, **kwargs
+    )
 
 
 def measure(case: Case, bootstrap: str, warmup: float, seconds: float, workdir: Path) -> dict[str, Any]:
-    source, sink = f"in-{case.name}", f"out-{case.name}"
-    create_topics(bootstrap, source, sink)
+    source = new_topic(bootstrap, PARTITIONS, prefix=f"in-{case.name}-")
+    sink = new_topic(bootstrap, PARTITIONS, prefix=f"out-{case.name}-")
     load = os.getloadavg()[0]
     job_log = (workdir / f"{case.name}.log").open("w")
     job = child("-m", "sparkkit.cli", "run", case.job, "--api", case.api, "--batch-interval", case.interval,
@@ -190,7 +170,7 @@ def measure(case: Case, bootstrap: str, warmup: float, seconds: float, workdir: 
         window_start = time.time_ns() + int(warmup * 1e9)
         time.sleep(warmup + seconds)
         window_end = time.time_ns()
-        stop(producer.proc)
+        terminate_group(producer.proc, 60)
         sent = [int(s) for s in producer.lines]
         measured = {s for s in sent if window_start <= s < window_end}
         deadline = time.monotonic() + DRAIN_S
@@ -202,7 +182,7 @@ def measure(case: Case, bootstrap: str, warmup: float, seconds: float, workdir: 
             time.sleep(0.2)
     finally:
         for proc in (producer.proc, reader.proc, job):
-            stop(proc)
+            terminate_group(proc, 60)
         job_log.close()
     missing = len(measured - arrivals.keys())
     latencies = [(arrivals[s] - s) / 1e6 for s in measured if s in arrivals]

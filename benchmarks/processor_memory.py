@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import tomllib
 
-from benchmarks.common import write_results
+from benchmarks.common import terminate_group, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 PIPELINE = ROOT / "conf" / "jobs" / "streams.toml"
@@ -294,16 +294,6 @@ def code_state() -> dict[str, Any]:
         return done.stdout.rstrip("\n")
 
     return {"commit": git("rev-parse", "HEAD"), "uncommitted": git("status", "--short").splitlines()}
-
-
-def terminate_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the driver's process group; SIGKILL it if it has not ended two minutes later."""
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=120)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 def measure(minutes: int, keep: bool) -> dict[str, Any]:
