@@ -35,6 +35,7 @@ import logging
 import re
 import sys
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -1179,10 +1180,21 @@ def _confluent_auth_codes() -> tuple[int, ...]:
     return (Code._AUTHENTICATION, Code.SASL_AUTHENTICATION_FAILED)
 
 
+#: Per SparkContext (its classpath is fixed when it starts): is Spark's connector on it?
+_NATIVE: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
 def native_connector(spark: SparkSession) -> bool:
-    """Is Spark's own Kafka connector (spark-sql-kafka-0-10) on the classpath?"""
-    try:
-        spark.sparkContext._jvm.java.lang.Class.forName(NATIVE_PROVIDER)  # type: ignore[union-attr]
-        return True
-    except Exception:
-        return False
+    """Is Spark's own Kafka connector (spark-sql-kafka-0-10) on the classpath?
+
+    Asked once per SparkContext: the answer is asked for every batch, and a class that is not
+    there costs a Java exception each time.
+    """
+    context = spark.sparkContext
+    if context not in _NATIVE:
+        try:
+            context._jvm.java.lang.Class.forName(NATIVE_PROVIDER)  # type: ignore[union-attr]
+            _NATIVE[context] = True
+        except Exception:
+            _NATIVE[context] = False
+    return _NATIVE[context]

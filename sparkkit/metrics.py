@@ -18,7 +18,10 @@ import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from pyspark.sql import Observation
 
 #: A run's metrics file, in ``ROOT/<job or pipeline>/``.
 METRICS_FILE = "metrics.jsonl"
@@ -109,6 +112,14 @@ def dstream_record(
     )
     record.update(_checked_counts(counts))
     return record
+
+
+def observed(observation: Observation) -> dict[str, Any]:
+    """The metrics an :class:`~pyspark.sql.Observation` collected, ``{}`` when the action that
+    completed it ran no task (a batch without input: Spark then completes it with an empty row,
+    which ``Observation.get`` refuses). Call it after the action, never before: it waits."""
+    row = observation._jo.getRow()  # type: ignore[union-attr]
+    return observation.get if row.size() else {}
 
 
 def iso_time(epoch_ms: int) -> str:

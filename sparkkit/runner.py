@@ -35,7 +35,7 @@ from sparkkit.endpoint import marked_running
 from sparkkit.errors import ConfigError, JobFailedError, SparkkitError
 from sparkkit.jobs import Job, get_job
 from sparkkit.liveview import LiveView
-from sparkkit.metrics import METRICS_FILE, MetricsLog
+from sparkkit.metrics import METRICS_FILE, MetricsLog, observed
 from sparkkit.output import BatchWriter
 from sparkkit.progress import BatchObserver, RunStats, reset_stats
 from sparkkit.session import build_streaming_context, session_for
@@ -274,11 +274,10 @@ class _SplitBatch:
         from pyspark.sql import functions as F
 
         seen = Observation(f"dead_letters_{batch_id}")
-        observed = df.observe(seen, F.count(F.col(DEAD_LETTER_COLUMN)).alias("dead"))
-        records, _ = split_dead_letters(observed)
+        watched = df.observe(seen, F.count(F.col(DEAD_LETTER_COLUMN)).alias("dead"))
+        records, _ = split_dead_letters(watched)
         self.writer.structured_batch(self.plan(records), batch_id)
-        # a batch of empty files runs no task, so nothing was observed (and get would fail)
-        if df.rdd.getNumPartitions() and seen.get.get("dead", 0):
+        if observed(seen).get("dead", 0):
             _, letters = split_dead_letters(df)
             assert letters is not None
             self.dead.structured_batch(letters, batch_id)

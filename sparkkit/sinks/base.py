@@ -73,6 +73,9 @@ class Sink(ABC):
     delivery: ClassVar[Delivery]
     #: Print a progress line per batch (sinks whose output the user does not see directly).
     reports_progress: ClassVar[bool] = False
+    #: ``write`` returns the number of rows it wrote, counted as it wrote them: the batch writer
+    #: then reads a batch once, instead of counting it before writing it.
+    counts_rows: ClassVar[bool] = False
 
     def __init__(self, address: Address) -> None:
         self.address = address
@@ -98,8 +101,8 @@ class Sink(ABC):
         """Called once when a run starts, before the first batch."""
 
     @abstractmethod
-    def write(self, df: DataFrame, batch: BatchInfo) -> None:
-        """Write one batch's rows; writing the same batch again replaces it."""
+    def write(self, df: DataFrame, batch: BatchInfo) -> int | None:
+        """Write one batch's rows; the number written when the sink :attr:`counts_rows`."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.address.raw!r})"

@@ -25,31 +25,39 @@ from sparkkit.kafka_client import (
     native_connector,
     topic_partitions,
 )
+from sparkkit.metrics import observed
 from sparkkit.net import any_answers
 from sparkkit.sinks.base import JSON_TIMESTAMP_FORMAT, BatchInfo, Delivery, Sink
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, Row
+    import pyarrow as pa
+    from pyspark.sql import DataFrame
 
 #: Columns used as the record key when ``?key=`` is not given, in order of preference.
 DEFAULT_KEYS = ("key", "word")
 
 
-class _SendPartition:
-    """``foreachPartition`` target: one producer per partition, flushed before the task ends."""
+class _SendBatches:
+    """``mapInArrow`` target: one producer per partition, flushed before the task ends; yields
+    how many records it delivered, so the batch is read once and counted as it is sent."""
 
     def __init__(self, client: ClientConfig, topic: str) -> None:
         self.client, self.topic = client, topic
 
-    def __call__(self, rows: Iterator[Row]) -> None:
-        sender = Sender(self.client)
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+
+        sender, sent = Sender(self.client), 0
         try:
-            for row in rows:
-                key = None if row["key"] is None else row["key"].encode("utf-8")
-                sender.send(self.topic, row["value"].encode("utf-8"), key)
+            for batch in batches:
+                keys, values = batch.column("key").to_pylist(), batch.column("value").to_pylist()
+                for key, value in zip(keys, values, strict=True):
+                    sender.send(self.topic, value, key)
+                sent += batch.num_rows
             sender.flush()
         finally:
             sender.close()
+        yield pa.RecordBatch.from_pydict({"records": [sent]}, schema=pa.schema([("records", pa.int64())]))
 
 
 class KafkaSink(Sink):
@@ -58,6 +66,7 @@ class KafkaSink(Sink):
     scheme = "kafka"
     delivery = Delivery.AT_LEAST_ONCE
     reports_progress = True
+    counts_rows = True
 
     @property
     def bootstrap(self) -> str:
@@ -87,19 +96,25 @@ class KafkaSink(Sink):
         return key or next((name for name in DEFAULT_KEYS if name in df.columns), None)
 
     def records(self, df: DataFrame) -> DataFrame:
-        """The batch as Spark's Kafka sink wants it: string columns ``key`` and ``value``."""
+        """The batch as Spark's Kafka sink wants it: columns ``key`` and ``value``, as bytes."""
         from pyspark.sql import functions as F
 
         key = self.key_column(df)
         key_col = F.col(key).cast("string") if key else F.lit(None).cast("string")
         value = F.to_json(F.struct(*df.columns), {"timestampFormat": JSON_TIMESTAMP_FORMAT})
-        return df.select(key_col.alias("key"), value.alias("value"))
+        return df.select(key_col.cast("binary").alias("key"), value.cast("binary").alias("value"))
 
-    def write(self, df: DataFrame, batch: BatchInfo) -> None:
+    def write(self, df: DataFrame, batch: BatchInfo) -> int:
+        from pyspark.sql import Observation
+        from pyspark.sql import functions as F
+
         records = self.records(df)
         client = ClientConfig.from_params(self.bootstrap, self.address.params)
         if native_connector(df.sparkSession):
-            writer = records.write.format("kafka").option("kafka.bootstrap.servers", self.bootstrap)
+            sent = Observation(f"kafka_sink_{batch.key}")
+            writer = records.observe(sent, F.count(F.lit(1)).alias("records")).write.format("kafka")
+            writer = writer.option("kafka.bootstrap.servers", self.bootstrap)
             writer.option("topic", self.address.path).options(**client.java()).save()
-        else:
-            records.foreachPartition(_SendPartition(client, self.address.path))
+            return int(observed(sent).get("records", 0))
+        counts = records.mapInArrow(_SendBatches(client, self.address.path), "records BIGINT").collect()
+        return sum(row["records"] for row in counts)

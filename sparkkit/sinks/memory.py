@@ -71,6 +71,7 @@ class MemorySink(Sink):
 
     scheme = "memory"
     delivery = Delivery.BOUNDED_REPLACE
+    counts_rows = True
     options: ClassVar[dict[str, str]] = {"keep": "a whole number >= 1", "view": "true or false"}
 
     def open(self) -> None:
@@ -86,7 +87,7 @@ class MemorySink(Sink):
     def publish_view(self) -> bool:
         return self.address.params.get("view", "true").lower() != "false"
 
-    def write(self, df: DataFrame, batch: BatchInfo) -> None:
+    def write(self, df: DataFrame, batch: BatchInfo) -> int:
         rows = [row.asDict(recursive=True) for row in df.collect()]
         table = self.table
         table.append(batch, rows)
@@ -94,3 +95,4 @@ class MemorySink(Sink):
         if all_rows:
             view = df.sparkSession.createDataFrame(all_rows, schema=df.schema)
             view.createOrReplaceGlobalTempView(table.name)
+        return len(rows)
