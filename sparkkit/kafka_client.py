@@ -30,6 +30,7 @@ the limit. A refused login or lost data is not waited for.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import logging
 import re
@@ -62,6 +63,32 @@ ROLES = ("consumer", "producer", "admin")
 #: (0 CreateTime, 1 LogAppendTime, as in Spark's Kafka source).
 Record = tuple[bytes | None, bytes | None, str, int, int, int, int]
 BATCH = 20_000
+
+
+@dataclass(frozen=True)
+class Records:
+    """Consecutive records of one topic partition, column by column: a reader makes an Arrow
+    batch of them without a tuple per record. Iterating gives each :data:`Record`."""
+
+    topic: str
+    partition: int
+    keys: list[bytes | None]
+    values: list[bytes | None]
+    offsets: list[int]
+    timestamps: list[int]
+    timestamp_types: list[int]
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def __iter__(self) -> Iterator[Record]:
+        t, p = self.topic, self.partition
+        for key, value, offset, ms, kind in zip(
+            self.keys, self.values, self.offsets, self.timestamps, self.timestamp_types, strict=True
+        ):
+            yield key, value, t, p, offset, ms, kind
+
+
 #: Seconds a metadata or offsets request may take before the broker counts as unreachable
 #: (one attempt: a job retries until ``brokerTimeout``).
 TIMEOUT_S = 10.0
@@ -894,8 +921,8 @@ def _first_position(topic: str, partition: int, start: int, first: int, fail_on_
 
 def read_batches(
     client: ClientConfig, topic: str, partition: int, start: int, end: int, fail_on_data_loss: bool
-) -> Iterator[list[Record]]:
-    """The records of ``topic:partition`` from ``start`` to ``end`` (exclusive), in lists.
+) -> Iterator[Records]:
+    """The records of ``topic:partition`` from ``start`` to ``end`` (exclusive), a batch at a time.
 
     A broker that stops answering is waited for: the read goes on where it was when the broker
     answers again, and raises :class:`BrokerTimeoutError` when no record came for ``brokerTimeout``.
@@ -907,7 +934,7 @@ def read_batches(
 
 def _read_kafka_python(
     client: ClientConfig, topic: str, partition: int, start: int, end: int, fail_on_data_loss: bool
-) -> Iterator[list[Record]]:
+) -> Iterator[Records]:
     from kafka import KafkaConsumer, TopicPartition
     from kafka.errors import KafkaError as ClientError
 
@@ -939,14 +966,14 @@ def _read_kafka_python(
                     raise _kafka_failure(client, doing, exc) from None
                 wait.stalled(exc)
                 continue
-            batch = [
-                (r.key, r.value, r.topic, r.partition, r.offset, r.timestamp, r.timestamp_type)
-                for r in polled
-                if r.offset < end
-            ]
-            if batch:
-                position = batch[-1][4] + 1
-                yield batch
+            polled = [r for r in polled if r.offset < end]
+            if polled:
+                position = polled[-1].offset + 1
+                yield Records(
+                    topic, partition, [r.key for r in polled], [r.value for r in polled],
+                    [r.offset for r in polled], [r.timestamp for r in polled],
+                    [r.timestamp_type for r in polled],
+                )  # fmt: skip
                 wait.progressed()  # the time the batch spent downstream is not the broker's
             else:
                 wait.stalled()
@@ -960,7 +987,7 @@ _CONFLUENT_TIMESTAMP_TYPES = {0: 0, 1: 0, 2: 1}
 
 def _read_confluent(
     client: ClientConfig, topic: str, partition: int, start: int, end: int, fail_on_data_loss: bool
-) -> Iterator[list[Record]]:
+) -> Iterator[Records]:
     from confluent_kafka import KafkaException, TopicPartition
 
     doing = f"reading {topic}:{partition}"
@@ -983,24 +1010,26 @@ def _read_confluent(
         wait = BrokerWait(client, doing)
         while position < end:
             # Ask for no more than remain: consume() waits for its count or its timeout.
-            batch, stall = [], None
-            for message in consumer.consume(num_messages=min(BATCH, end - position), timeout=1.0):
-                error = message.error()
-                if error is not None:
+            messages = consumer.consume(num_messages=min(BATCH, end - position), timeout=1.0)
+            stall = None
+            for i, error in enumerate([m.error() for m in messages]):
+                if error is not None:  # what came before it is good
                     if not error.retriable() and error.code() not in _confluent_transient_codes():
                         raise _kafka_failure(client, doing, error.str())
-                    stall = error.str()
+                    stall, messages = error.str(), messages[:i]
                     break
-                offset = message.offset()
-                if offset is None or offset >= end:
-                    break
-                kind, ms = message.timestamp()
-                batch.append(
-                    (message.key(), message.value(), topic, partition, offset, ms, types.get(kind, 0))
-                )
-            if batch:
-                position = batch[-1][4] + 1
-                yield batch
+            offsets = [m.offset() for m in messages]
+            if offsets and offsets[-1] >= end:
+                offsets = offsets[: bisect.bisect_left(offsets, end)]
+                messages = messages[: len(offsets)]
+            if messages:
+                position = offsets[-1] + 1
+                # (kind, ms) pairs dropped at once: a list of them would set the collector going
+                yield Records(
+                    topic, partition, [m.key() for m in messages], [m.value() for m in messages],
+                    offsets, [m.timestamp()[1] for m in messages],
+                    [types.get(m.timestamp()[0], 0) for m in messages],
+                )  # fmt: skip
                 wait.progressed()  # the time the batch spent downstream is not the broker's
             else:
                 _raise_confluent_errors(client, errors, doing)

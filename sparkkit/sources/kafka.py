@@ -176,18 +176,19 @@ class KafkaStreamReader(DataSourceStreamReader):
              ("partition", pa.int32()), ("offset", pa.int64()),
              ("timestamp", pa.timestamp("us", tz="UTC")), ("timestampType", pa.int32())]
         )  # fmt: skip
-        p = partition
-        for batch in read_batches(self.client, p.topic, p.partition, p.start, p.end, self.fail_on_data_loss):
-            keys, values, topics, partitions, offsets, millis, types = zip(*batch, strict=True)
+        p, lossy = partition, self.fail_on_data_loss
+        topic, part = pa.scalar(p.topic, pa.string()), pa.scalar(p.partition, pa.int32())
+        for records in read_batches(self.client, p.topic, p.partition, p.start, p.end, lossy):
+            n = len(records)
             stamps = (
-                pa.array(millis, pa.int64())
+                pa.array(records.timestamps, pa.int64())
                 .cast(pa.timestamp("ms", tz="UTC"))
                 .cast(pa.timestamp("us", tz="UTC"))
             )
             yield pa.RecordBatch.from_arrays(
-                [pa.array(keys, pa.binary()), pa.array(values, pa.binary()), pa.array(topics, pa.string()),
-                 pa.array(partitions, pa.int32()), pa.array(offsets, pa.int64()), stamps,
-                 pa.array(types, pa.int32())],
+                [pa.array(records.keys, pa.binary()), pa.array(records.values, pa.binary()),
+                 pa.repeat(topic, n), pa.repeat(part, n), pa.array(records.offsets, pa.int64()),
+                 stamps, pa.array(records.timestamp_types, pa.int32())],
                 schema=schema,
             )  # fmt: skip
 
@@ -297,10 +298,10 @@ class _KafkaBatches:
         client, lossy, fmt, source = self.planner.client, self.fail_on_data_loss, self.fmt, self.source
 
         def values(r: list[Any]) -> Iterator[tuple[bytes, str, int, int]]:
-            for batch in read_batches(client, r[0], r[1], r[2], r[3], lossy):
-                for _, value, topic, partition, offset, _, _ in batch:
+            for records in read_batches(client, r[0], r[1], r[2], r[3], lossy):
+                for value, offset in zip(records.values, records.offsets, strict=True):
                     if value is not None:
-                        yield value, topic, partition, offset
+                        yield value, r[0], r[1], offset
 
         ranges_rdd = tick.context.parallelize(ranges, len(ranges))
         if fmt != "json":
