@@ -382,7 +382,9 @@ def ratios(cases: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
     return out
 
 
-def main(records: int, max_offsets: int, only: tuple[str, ...] = COMPETITORS) -> dict[str, Any]:
+def main(
+    records: int, max_offsets: int, only: tuple[str, ...] = COMPETITORS, name: str = "kafka_throughput"
+) -> dict[str, Any]:
     state = tempfile.TemporaryDirectory(prefix="sparkkit-bench-broker-")
     broker = EmbeddedBroker(Path(state.name))
     status = broker.up(free_port())
@@ -413,7 +415,7 @@ def main(records: int, max_offsets: int, only: tuple[str, ...] = COMPETITORS) ->
         "cases": cases,
         "ratios": ratios(cases),
     }
-    write_results("kafka_throughput", results)
+    write_results(name, results)
     return results
 
 
@@ -431,6 +433,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="sparkkit-structured's maxOffsetsPerTrigger (default: records // 5)",
     )  # fmt: skip
     parser.add_argument("--only", nargs="+", choices=COMPETITORS, default=list(COMPETITORS))
+    parser.add_argument(
+        "--results", default="kafka_throughput", metavar="NAME", help="benchmarks/results/NAME.json"
+    )
     parser.add_argument("--one", choices=COMPETITORS, help=argparse.SUPPRESS)
     parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -442,7 +447,7 @@ if __name__ == "__main__":
     if args.one:
         print(json.dumps(one(args.one, args.bootstrap, TOPIC, args.records, per_trigger)))
     else:
-        outcome = main(args.records, per_trigger, tuple(args.only))
+        outcome = main(args.records, per_trigger, tuple(args.only), args.results)
         for name, case in outcome["cases"].items():
             if case.get("kind") == "wrong totals" or (case.get("kind") == "failed" and name not in OPTIONAL):
                 sys.exit(f"{name}: {case['kind']}")

@@ -508,7 +508,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     producer.add_argument("--count", type=int, default=None, help="stop after this many records")
     producer.add_argument(
-        "--flush-every", type=int, default=1, help="records per request (default 1: exact offsets)"
+        "--flush-every",
+        type=int,
+        default=None,
+        help="records per request (default: the client's batches, each partition's last record alone)",
     )
     producer.set_defaults(func=_cmd_produce)
     return parser

@@ -1111,7 +1111,10 @@ class Sender:
         timed_out = bool(getattr(exc, "retriable", False)) or "RequestTimedOutError" in why
         self.failures.append((why, timed_out))
 
-    def send(self, topic: str, value: bytes | None, key: bytes | None = None) -> None:
+    def send(
+        self, topic: str, value: bytes | None, key: bytes | None = None, partition: int | None = None
+    ) -> None:
+        """Hand one record to the producer; ``partition`` None lets the client choose."""
         self.sent += 1
         self.topics.add(topic)
         if self.client.kind != "confluent":
@@ -1121,7 +1124,7 @@ class Sender:
             wait = None
             while True:
                 try:
-                    future = self._kafka_python.send(topic, value=value, key=key)
+                    future = self._kafka_python.send(topic, value=value, key=key, partition=partition)
                     break
                 except KafkaTimeoutError as exc:  # no metadata, or no room, within max_block_ms: not sent
                     wait = wait or BrokerWait(self.client, f"sending to {topic}")
@@ -1132,7 +1135,11 @@ class Sender:
             return
         while True:
             try:
-                self._confluent.produce(topic, value=value, key=key, on_delivery=self._delivered)
+                unassigned = -1  # librdkafka's RD_KAFKA_PARTITION_UA: its partitioner chooses
+                self._confluent.produce(
+                    topic, value=value, key=key, on_delivery=self._delivered,
+                    partition=unassigned if partition is None else partition,
+                )  # fmt: skip
                 break
             except BufferError:  # the local queue is full: let deliveries make room
                 self._confluent.poll(0.1)

@@ -11,6 +11,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 
 from sparkkit.daemons import cmdline_has
 from sparkkit.sources import generator_lines
+from sparkkit.testing import new_topic
 from sparkkit.testing.plugin import free_port
 from tests.processes import driver_env
 
@@ -87,6 +88,38 @@ def test_produce_from_a_generator_and_a_file(kafka_bootstrap: str, tmp_path: Pat
     lines.write_text("one\ntwo words\n")
     assert sparkkit("produce", f"kafka://{kafka_bootstrap}/fromfile", "--from", str(lines)).returncode == 0
     assert sorted(read_all(kafka_bootstrap, "fromfile", 2)) == ["one", "two words"]
+
+
+def list_offsets(bootstrap: str, topic: str, partitions: int) -> list[int]:
+    """Each partition's end as ListOffsets(latest) answers it: what readers other than sparkkit's
+    plan on (tansu counts only up to the first record of a partition's last batch there)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        ends = consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
+        return [ends[TopicPartition(topic, p)] for p in range(partitions)]
+    finally:
+        consumer.close()
+
+
+def test_produce_batches_and_every_end_offset_stays_exact(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """By default records go round robin in the client's batches, each partition's last one
+    alone: ListOffsets shows every record, flat out, paced (sealed at each wait) and per request."""
+    lines = tmp_path / "lines.txt"
+    records = [f"line {i}" for i in range(3001)]
+    lines.write_text("".join(f"{r}\n" for r in records))
+    for client in ("confluent", "kafka-python"):
+        for extra in ([], ["--rate", "3000"], ["--flush-every", "1", "--count", "300"]):
+            topic = new_topic(kafka_bootstrap, 3, prefix="produced-")
+            address = f"kafka://{kafka_bootstrap}/{topic}?client={client}"
+            result = sparkkit("produce", address, "--from", str(lines), *extra)
+            assert result.returncode == 0, result.stderr
+            sent = records[: 300 if "--count" in extra else None]
+            assert f"sent {len(sent)} records" in result.stdout
+            ends = list_offsets(kafka_bootstrap, topic, 3)
+            if "--flush-every" not in extra:  # round robin
+                assert ends == [len(sent[p::3]) for p in range(3)], (client, extra)
+            assert sum(ends) == len(sent), (client, extra)
+            assert sorted(read_all(kafka_bootstrap, topic, len(sent))) == sorted(sent)
 
 
 def test_produce_to_an_unreachable_broker_fails_fast_naming_it() -> None:
