@@ -57,6 +57,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.window_cost
 	$(BIN)/python -m benchmarks.state_scaling
 	$(BIN)/python -m benchmarks.kafka_throughput
+	$(BIN)/python -m benchmarks.kafka_throughput --records 5000000 --max-offsets-per-trigger 200000 --results kafka_throughput_5m
 	$(BIN)/python -m benchmarks.produce_rate
 	$(BIN)/python -m benchmarks.processor_memory
 	$(BIN)/python -m benchmarks.approx_memory

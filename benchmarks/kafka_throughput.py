@@ -38,6 +38,7 @@ from typing import Any
 from pyspark.sql.streaming import StreamingQueryListener
 
 from benchmarks.common import session, write_results
+from benchmarks.report import epoch_ms
 from sparkkit.broker import EmbeddedBroker
 from sparkkit.sources.generator import generator_lines
 
@@ -208,7 +209,8 @@ def run_structured(
     if not done:
         raise RuntimeError(f"only {sum(b['rows'] for b in progress.batches)} rows: {progress.failure}")
     batches = [b for b in progress.batches if b["rows"]]
-    span_s = (batches[-1]["duration_ms"] + _ms(batches[-1]["started"]) - _ms(batches[0]["started"])) / 1000
+    first, last = batches[0], batches[-1]
+    span_s = (last["duration_ms"] + epoch_ms(last["started"]) - epoch_ms(first["started"])) / 1000
     counts = counts_from_rows(memory_table("kafka_throughput").rows())
     spark.stop()
     return {
@@ -218,13 +220,6 @@ def run_structured(
         "max_offsets_per_trigger": max_offsets or None,
         "batches": batches,
     }
-
-
-def _ms(timestamp: str) -> float:
-    """Query progress timestamps (``2026-01-01T00:00:00.000Z``) in epoch milliseconds."""
-    from datetime import datetime
-
-    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp() * 1000
 
 
 def run_dstream(bootstrap: str, topic: str, records: int, workdir: Path) -> dict[str, Any]:
@@ -383,7 +378,10 @@ def ratios(cases: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
 
 
 def main(
-    records: int, max_offsets: int, only: tuple[str, ...] = COMPETITORS, name: str = "kafka_throughput"
+    records: int,
+    max_offsets: int,
+    only: tuple[str, ...] = COMPETITORS,
+    results_name: str = "kafka_throughput",
 ) -> dict[str, Any]:
     state = tempfile.TemporaryDirectory(prefix="sparkkit-bench-broker-")
     broker = EmbeddedBroker(Path(state.name))
@@ -415,7 +413,7 @@ def main(
         "cases": cases,
         "ratios": ratios(cases),
     }
-    write_results(name, results)
+    write_results(results_name, results)
     return results
 
 

@@ -16,6 +16,7 @@ MEMORY_PLOT = ROOT / "docs" / "benchmarks-processor-memory.png"
 APPROX_PLOT = ROOT / "docs" / "benchmarks-approx-memory.png"
 RUN_PICTURE = ROOT / "docs" / "run-metrics.png"
 END_TO_END_PLOT = ROOT / "docs" / "benchmarks-end-to-end-latency.png"
+KAFKA_RATE_PLOT = ROOT / "docs" / "benchmarks-kafka-rate-over-time.png"
 NOTES = "\n## Reading the numbers"  # hand-written; kept when the report is regenerated
 
 
@@ -116,7 +117,7 @@ def state_section(results: dict[str, Any]) -> list[str]:
 
 
 KAFKA_LABELS = {
-    "sparkkit-structured": "sparkkit Structured, confluent-kafka reader (maxOffsetsPerTrigger = records/5)",
+    "sparkkit-structured": "sparkkit Structured, confluent-kafka reader",
     "sparkkit-structured-kafka-python": "sparkkit Structured, reader on kafka-python (client=kafka-python)",
     "sparkkit-dstream": "sparkkit direct DStream (maxRatePerPartition unset)",
     "kafka-python-loop": "hand-written kafka-python loop (1 thread)",
@@ -136,10 +137,46 @@ def kafka_case_row(name: str, case: dict[str, Any]) -> str:
     )
 
 
+def plot_kafka_rate(results: dict[str, Any]) -> None:
+    """Rows/s of each Structured micro-batch against the time it ended, the others' rates as lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    cases = results["cases"]
+    for name in ("sparkkit-structured", "sparkkit-structured-kafka-python"):
+        batches = cases.get(name, {}).get("batches", [])
+        if batches:
+            first = epoch_ms(batches[0]["started"])
+            ends = [(epoch_ms(b["started"]) - first + b["duration_ms"]) / 1000 for b in batches]
+            ax.plot(ends, [b["rows_per_s"] for b in batches], marker="o", label=KAFKA_LABELS[name])
+    for name, style in (("bytewax", "--"), ("confluent-kafka-loop", ":"), ("kafka-python-loop", "-.")):
+        if "steady_rows_per_s" in cases.get(name, {}):
+            rate = cases[name]["steady_rows_per_s"]
+            ax.axhline(rate, linestyle=style, color="grey", label=KAFKA_LABELS[name])
+    ax.set_xlabel("seconds since the first micro-batch started")
+    ax.set_ylabel("rows/s")
+    ax.set_title(f"Kafka word count over {results['records']:,} records")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(KAFKA_RATE_PLOT, dpi=100)
+
+
+def epoch_ms(timestamp: str) -> float:
+    """A query progress timestamp (``2026-01-01T00:00:00.000Z``) in epoch milliseconds."""
+    from datetime import datetime
+
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp() * 1000
+
+
 def kafka_section(results: dict[str, Any]) -> list[str]:
     cases, ratios = results["cases"], results.get("ratios", {})
     lines = [
-        "## Kafka throughput: word count against a hand-written loop and Bytewax",
+        f"## Kafka throughput over {results['records']:,} records: word count against a hand-written "
+        "loop and Bytewax",
         "",
         f"`make bench` → `benchmarks/kafka_throughput.py`: {results['records']:,} records of "
         f"{results['words_per_record']} words ({results['distinct_words']} distinct) in "
@@ -150,7 +187,8 @@ def kafka_section(results: dict[str, Any]) -> list[str]:
         "durations, after the first micro-batch), from batch processing delays for the DStream, and "
         "from the first to the last record processed for the others. Spark runs on local[2]. The "
         "last column is the machine's 1-minute load average as each case started (2 cores: above "
-        "about 2, other processes were competing).",
+        "about 2, other processes were competing). sparkkit's Structured runs read "
+        f"{results['max_offsets_per_trigger']:,} records per micro-batch (maxOffsetsPerTrigger).",
         "",
         "| competitor | wall (s) | rows/s over the wall time | steady rows/s | load before |",
         "| --- | --- | --- | --- | --- |",
@@ -867,6 +905,12 @@ def main() -> None:
     if kafka:
         out += kafka_section(kafka)
         out.append(f"Measured {kafka['machine']['when']}, Spark {kafka['machine']['spark']}.\n")
+    longer = load("kafka_throughput_5m")
+    if longer:
+        plot_kafka_rate(longer)
+        out += kafka_section(longer)
+        out += [f"![rows/s over time]({KAFKA_RATE_PLOT.name})", ""]
+        out.append(f"Measured {longer['machine']['when']}, Spark {longer['machine']['spark']}.\n")
     producing = load("produce")
     if producing:
         out += produce_section(producing)
