@@ -7,6 +7,8 @@ the ``--event-time`` field, or the micro-batch's timestamp (processing time) whe
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from sparkkit.config import JobConfig
@@ -51,6 +53,17 @@ def record_keys(record: Any, field: str | None) -> list[str]:
 def dstream_keys(stream: DStream[Any], config: JobConfig) -> DStream[str]:
     field = config.key
     return stream.flatMap(lambda record: record_keys(record, field))
+
+
+def counted(keys: Iterable[str]) -> Iterator[tuple[str, int]]:
+    """One partition's keys as ``(key, occurrences)``: counted in C (:class:`~collections.Counter`)
+    rather than one Python call per key, and only distinct keys go on to the shuffle."""
+    return iter(Counter(keys).items())
+
+
+def dstream_key_counts(stream: DStream[Any], config: JobConfig) -> DStream[tuple[str, int]]:
+    """``(key, n)`` pairs to sum by key: each partition's occurrences of each key."""
+    return dstream_keys(stream, config).mapPartitions(counted)
 
 
 def structured_keys(stream: DataFrame, config: JobConfig) -> DataFrame:

@@ -19,17 +19,13 @@ from typing import TYPE_CHECKING, Any
 from sparkkit.config import JobConfig
 from sparkkit.errors import ConfigError
 from sparkkit.jobs.base import Job, StructuredPlan
-from sparkkit.jobs.keys import check_keying, dstream_keys, structured_keys
+from sparkkit.jobs.keys import check_keying, dstream_key_counts, structured_keys
 from sparkkit.jobs.state import dstream_checkpoint_interval, require_checkpoint
 
 if TYPE_CHECKING:
     from pyspark import RDD
     from pyspark.sql import DataFrame
     from pyspark.streaming import DStream
-
-
-def one(key: str) -> tuple[str, int]:
-    return (key, 1)
 
 
 def positive(pair: tuple[str, int]) -> bool:
@@ -76,7 +72,7 @@ class WindowedCounts(Job):
     def dstream(self, stream: DStream[Any], config: JobConfig) -> DStream[Any]:
         assert config.window is not None
         window, slide = config.window, config.effective_slide or config.window
-        pairs = dstream_keys(stream, config).map(one)
+        pairs = dstream_key_counts(stream, config)
         if config.incremental:
             counts = pairs.reduceByKeyAndWindow(
                 add, sub, window.pyspark_seconds, slide.pyspark_seconds, filterFunc=positive

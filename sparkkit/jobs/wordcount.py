@@ -12,15 +12,11 @@ from typing import TYPE_CHECKING
 
 from sparkkit.config import JobConfig
 from sparkkit.jobs.base import Job, StructuredPlan
-from sparkkit.jobs.keys import dstream_keys, structured_keys
+from sparkkit.jobs.keys import dstream_key_counts, structured_keys
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
     from pyspark.streaming import DStream
-
-
-def one(word: str) -> tuple[str, int]:
-    return (word, 1)
 
 
 def count_words(df: DataFrame) -> DataFrame:
@@ -33,7 +29,7 @@ class WordCount(Job):
     columns = (("word", "string"), ("count", "bigint"))
 
     def dstream(self, stream: DStream[str], config: JobConfig) -> DStream[tuple[str, int]]:
-        return dstream_keys(stream, config).map(one).reduceByKey(add)
+        return dstream_key_counts(stream, config).reduceByKey(add)
 
     def structured(self, stream: DataFrame, config: JobConfig) -> StructuredPlan:
         words = structured_keys(stream, config).select("key")
