@@ -165,11 +165,16 @@ class Run(Supervised):
         ctx = SourceContext(self._state_dir(), p.config.batch_interval)
         streams: list[DStream[Any]] = [source.dstream(ssc, ctx) for source in p.sources]
         stream = streams[0] if len(streams) == 1 else ssc.union(*streams)
-        if any(source.dead_letters for source in p.sources):
+        split = any(source.dead_letters for source in p.sources)
+        if split:
             stream = stream.cache()  # read once, split in two
+        p.job.dstream(stream.filter(is_record) if split else stream, p.config).foreachRDD(
+            self._writer().dstream_batch
+        )
+        if split:
+            # after the job's output, whose job reads every partition at once and caches them:
+            # first, the dead letters' emptiness check would read them one at a time (take(1))
             stream.filter(is_dead_letter).foreachRDD(self._dead_letter_writer().dstream_batch)
-            stream = stream.filter(is_record)
-        p.job.dstream(stream, p.config).foreachRDD(self._writer().dstream_batch)
         if p.layout is not None:
             ssc.checkpoint(str(p.layout.path))
         return ssc

@@ -33,6 +33,7 @@ from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPart
 
 from sparkkit.deadletters import (
     COLUMN,
+    DeadLetter,
     dead_letter_column,
     parse_json_column,
     read_line,
@@ -303,9 +304,15 @@ class _KafkaBatches:
                     if value is not None:
                         yield value, r[0], r[1], offset
 
+        def lines(r: list[Any]) -> Iterator[str | DeadLetter]:
+            for records in read_batches(client, r[0], r[1], r[2], r[3], lossy):
+                for value, offset in zip(records.values, records.offsets, strict=True):
+                    if value is not None:
+                        yield read_line(value, source, r[0], r[1], offset)
+
         ranges_rdd = tick.context.parallelize(ranges, len(ranges))
         if fmt != "json":
-            return ranges_rdd.flatMap(values).map(lambda v: read_line(v[0], source, v[1], v[2], v[3]))
+            return ranges_rdd.flatMap(lines)
         from pyspark.sql import SparkSession
 
         spark = SparkSession.builder.getOrCreate()
