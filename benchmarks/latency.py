@@ -50,6 +50,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Case:
+    """``api`` structured or dstream (``sparkkit run JOB``), or bytewax (the peer, below)."""
+
     api: str
     interval: str
     rate: int
@@ -59,14 +61,49 @@ class Case:
     def name(self) -> str:
         return f"{self.job}-{self.api}-{self.interval}-{self.rate}"
 
+    @property
+    def job_args(self) -> tuple[str, ...]:
+        """A windowed count's rows appear at each trigger (update mode), not once a window closes."""
+        return ("--window", "10s", "--output-mode", "update") if self.job == "windowed_counts" else ()
 
-#: The trigger sweep at 10k records/s, and the other rates at the interval that answers first.
+
+#: The trigger sweep at 10k records/s, the other rates at the interval that answers first, a
+#: stateful windowed count, and Bytewax's word count in windows as long as the best trigger.
 CASES = (
     *(Case("structured", i, 10_000) for i in ("2s", "1s", "500ms", "200ms", "100ms")),
     *(Case("dstream", i, 10_000) for i in ("2s", "1s", "500ms")),
     Case("structured", "200ms", 1_000),
     Case("structured", "200ms", 50_000),
+    Case("structured", "200ms", 10_000, "windowed_counts"),
+    Case("structured", "1s", 10_000, "windowed_counts"),
+    *(Case("bytewax", "200ms", rate) for rate in (1_000, 10_000, 50_000)),
 )
+
+
+def bytewax_forever(bootstrap: str, source: str, sink: str, interval: str) -> None:
+    """The peer: Bytewax (one worker) counts the words of each ``interval`` of system time (a
+    tumbling window: what a trigger is to Spark) and writes each count to ``sink`` as it closes."""
+    from datetime import datetime, timedelta, timezone
+
+    import bytewax.operators as op
+    import bytewax.operators.windowing as win
+    from bytewax.connectors.kafka import KafkaSink, KafkaSinkMessage, KafkaSource
+    from bytewax.dataflow import Dataflow
+    from bytewax.testing import run_main
+
+    from sparkkit.duration import Duration
+
+    length = timedelta(milliseconds=Duration.parse(interval).ms)
+    flow = Dataflow("latency")
+    lines = op.input("in", flow, KafkaSource([bootstrap], [source], tail=True, starting_offset=-2))
+    words = op.flat_map("split", lines, lambda message: message.value.decode("utf-8").split())
+    windower = win.TumblingWindower(length=length, align_to=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    counted = win.count_window("count", words, win.SystemClock(), windower, lambda word: word)
+    rows = op.map(
+        "row", counted.down, lambda kv: KafkaSinkMessage(None, json.dumps({"word": kv[0], "count": kv[1][1]}))
+    )
+    op.output("out", rows, KafkaSink([bootstrap], sink))
+    run_main(flow)
 
 
 def produce_forever(bootstrap: str, topic: str, rate: int) -> None:
@@ -114,7 +151,8 @@ def read_forever(bootstrap: str, topic: str) -> None:
         if message is None or message.error():
             continue
         arrived = time.time_ns()
-        word = json.loads(message.value())["word"]
+        row = json.loads(message.value())
+        word = row.get("word", row.get("key", ""))
         if word.startswith("t") and word[1:].isdigit():
             print(word[1:], arrived, flush=True)
     consumer.close()
@@ -154,10 +192,14 @@ def measure(case: Case, bootstrap: str, warmup: float, seconds: float, workdir: 
     sink = new_topic(bootstrap, PARTITIONS, prefix=f"out-{case.name}-")
     load = os.getloadavg()[0]
     job_log = (workdir / f"{case.name}.log").open("w")
-    job = child("-m", "sparkkit.cli", "run", case.job, "--api", case.api, "--batch-interval", case.interval,
-                "--source", f"kafka://{bootstrap}/{source}?startingOffsets=earliest",
-                "--sink", f"kafka://{bootstrap}/{sink}", "--checkpoint", str(workdir / case.name),
-                "--duration", "0", stdout=job_log, stderr=subprocess.STDOUT)  # fmt: skip
+    if case.api == "bytewax":
+        job = child("-m", "benchmarks.latency", "--bytewax", bootstrap, source, sink, case.interval,
+                    stdout=job_log, stderr=subprocess.STDOUT)  # fmt: skip
+    else:
+        job = child("-m", "sparkkit.cli", "run", case.job, "--api", case.api,
+                    "--batch-interval", case.interval, "--source", f"kafka://{bootstrap}/{source}?startingOffsets=earliest",
+                    "--sink", f"kafka://{bootstrap}/{sink}", "--checkpoint", str(workdir / case.name),
+                    "--duration", "0", *case.job_args, stdout=job_log, stderr=subprocess.STDOUT)  # fmt: skip
     reader = Lines(child("-m", "benchmarks.latency", "--read", bootstrap, sink, stdout=subprocess.PIPE))
     producer = Lines(
         child(
@@ -234,6 +276,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--produce", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--read", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--bytewax", nargs=4, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -243,6 +286,8 @@ if __name__ == "__main__":
         produce_forever(args.produce[0], args.produce[1], int(args.produce[2]))
     elif args.read:
         read_forever(*args.read)
+    elif args.bytewax:
+        bytewax_forever(*args.bytewax)
     else:
         chosen = [c for c in CASES if not args.only or c.name in args.only]
         main(chosen, args.warmup, args.seconds)

@@ -52,13 +52,15 @@ def first_output(args: list[str], workdir: Path) -> dict[str, Any]:
 
     def read() -> None:
         assert proc.stdout is not None
-        in_batch = False
+        header = False  # the line after a batch's column names is its first row
         for line in proc.stdout:
             lines.append((round(time.monotonic() - started, 2), line.rstrip()))
-            if line.startswith("Batch:"):
-                in_batch = True
-            elif in_batch and line.strip() and not line.startswith(("-", "word ", "(no rows)")):
-                seen.set()  # a row under the batch's header
+            if line.startswith("word "):
+                header = True
+            elif header and line.strip() and not line.startswith(("-", "[", "(")):
+                seen.set()
+            elif line.startswith("Batch:"):
+                header = False
 
     threading.Thread(target=read, daemon=True).start()
     try:
