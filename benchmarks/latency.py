@@ -11,6 +11,10 @@ processes besides this one:
 - a reader: consumes the output topic, and for every row whose word is a stamp prints the stamp
   and the wall clock when the row arrived.
 
+The jobs: ``wordcount`` (stateless), ``windowed_counts --window 10s --output-mode update``
+(stateful), and the peer, a Bytewax dataflow (``--bytewax``: one worker, words counted in
+tumbling windows of system time as long as the trigger, each count written as its window closes).
+
 A stamp's latency is its row's arrival minus the stamp: produce, broker, the job's trigger wait,
 its batch, its sink's delivery, and the reader's fetch. The measured window starts ``--warmup``
 seconds after the first output row arrives and lasts ``--seconds``; a stamp produced in it whose

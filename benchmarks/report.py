@@ -464,12 +464,15 @@ def plot_end_to_end(results: dict[str, Any]) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for api in ("structured", "dstream"):
+    for api in ("structured", "dstream", "bytewax"):
         cases = sorted(
             (
                 c
                 for c in results["cases"].values()
-                if c["api"] == api and c["rate"] == 10_000 and "error" not in c
+                if c["api"] == api
+                and c["rate"] == 10_000
+                and c.get("job", "wordcount") == "wordcount"
+                and "error" not in c
             ),
             key=lambda c: interval_ms(c["interval"]),
         )
@@ -490,12 +493,22 @@ def plot_end_to_end(results: dict[str, Any]) -> None:
 
 def end_to_end_section(results: dict[str, Any]) -> list[str]:
     failed = [c for c in results["cases"].values() if "error" in c]
+    order = {"structured": 0, "dstream": 1, "bytewax": 2}
     cases = sorted(
         (c for c in results["cases"].values() if "error" not in c),
-        key=lambda c: (c["api"] != "structured", c["rate"], -interval_ms(c["interval"])),
+        key=lambda c: (
+            c.get("job", "wordcount"),
+            order.get(c["api"], 3),
+            c["rate"],
+            -interval_ms(c["interval"]),
+        ),
     )
     best = min(
-        (c for c in cases if c["api"] == "structured" and c["rate"] == 10_000),
+        (
+            c
+            for c in cases
+            if c["api"] == "structured" and c["rate"] == 10_000 and c.get("job", "wordcount") == "wordcount"
+        ),
         key=lambda c: c["p99_ms"],
         default=None,
     )
@@ -510,15 +523,28 @@ def end_to_end_section(results: dict[str, Any]) -> list[str]:
         f"{results['seconds']:.0f} s of steady input after a {results['warmup_s']:.0f} s warm-up; "
         "a case where a stamped record of the window never came out is listed below the table, not measured.",
         "",
-        "| API | trigger | records/s | samples | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) | load before |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "Rows: sparkkit's `wordcount` (stateless: each batch's words counted on their own) and "
+        "`windowed_counts --window 10s --output-mode update` (stateful: RocksDB, a second query for "
+        "dead letters), and the peer, Bytewax (one worker): its words counted in tumbling windows of "
+        "system time as long as the trigger (what a trigger is to Spark), each count written as "
+        "its window closes. Structured Streaming's continuous and real-time triggers refuse "
+        "sparkkit's reader (a Python data source) and `foreachBatch`; available-now is a batch run.",
+        "",
+        "| job | API | trigger | records/s | samples | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) "
+        "| load before |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *(
-            f"| {c['api']} | {c['interval']} | {c['rate']:,} | {c['samples']} | {c['p50_ms']:.0f} | "
+            f"| {c.get('job', 'wordcount')} | {c['api']} | {c['interval']} | {c['rate']:,} | "
+            f"{c['samples']} | {c['p50_ms']:.0f} | "
             f"{c['p95_ms']:.0f} | {c['p99_ms']:.0f} | {c['max_ms']:.0f} | {c['load_before']:.1f} |"
             for c in cases
         ),
         "",
-        *(f"- {c['api']} at {c['interval']}, {c['rate']:,} records/s: {c['error']}" for c in failed),
+        *(
+            f"- {c.get('job', 'wordcount')} {c['api']} at {c['interval']}, {c['rate']:,} records/s: "
+            f"{c['error']}"
+            for c in failed
+        ),
         "",
         "![end-to-end latency](benchmarks-end-to-end-latency.png)",
         "",
