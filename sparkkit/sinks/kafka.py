@@ -25,7 +25,6 @@ from sparkkit.kafka_client import (
     native_connector,
     topic_partitions,
 )
-from sparkkit.metrics import observed
 from sparkkit.net import any_answers
 from sparkkit.sinks.base import JSON_TIMESTAMP_FORMAT, BatchInfo, Delivery, Sink
 
@@ -105,16 +104,18 @@ class KafkaSink(Sink):
         return df.select(key_col.cast("binary").alias("key"), value.cast("binary").alias("value"))
 
     def write(self, df: DataFrame, batch: BatchInfo) -> int:
-        from pyspark.sql import Observation
-        from pyspark.sql import functions as F
-
         records = self.records(df)
         client = ClientConfig.from_params(self.bootstrap, self.address.params)
         if native_connector(df.sparkSession):
-            sent = Observation(f"kafka_sink_{batch.key}")
-            writer = records.observe(sent, F.count(F.lit(1)).alias("records")).write.format("kafka")
-            writer = writer.option("kafka.bootstrap.servers", self.bootstrap)
-            writer.option("topic", self.address.path).options(**client.java()).save()
-            return int(observed(sent).get("records", 0))
+            # counted first: Spark's sink writes through a command, and no connector jar here could
+            # show that an Observation on its input completes
+            records = records.persist()
+            try:
+                count = records.count()
+                writer = records.write.format("kafka").option("kafka.bootstrap.servers", self.bootstrap)
+                writer.option("topic", self.address.path).options(**client.java()).save()
+            finally:
+                records.unpersist()
+            return count
         counts = records.mapInArrow(_SendBatches(client, self.address.path), "records BIGINT").collect()
         return sum(row["records"] for row in counts)
