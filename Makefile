@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.kafka_throughput
 	$(BIN)/python -m benchmarks.kafka_throughput --records 5000000 --max-offsets-per-trigger 200000 --results kafka_throughput_5m
 	$(BIN)/python -m benchmarks.produce_rate
+	$(BIN)/python -m benchmarks.startup
 	$(BIN)/python -m benchmarks.processor_memory
 	$(BIN)/python -m benchmarks.approx_memory
 	$(BIN)/python -m benchmarks.run_picture

@@ -560,6 +560,31 @@ def end_to_end_section(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def startup_section(results: dict[str, Any]) -> list[str]:
+    cases = results["cases"]
+    lines = [
+        "## Start-up: from `sparkkit run` to the first output",
+        "",
+        "`make bench` → `benchmarks/startup.py`: a fresh `sparkkit run wordcount` process (local[*], "
+        "console sink, 1 s trigger) per run, timed from its spawn to the first row under a batch's "
+        f"header; {results['repeat']} runs per case.",
+        "",
+        "| case | command | first output (s), each run | median (s) |",
+        "| --- | --- | --- | --- |",
+        *(
+            f"| {name} | `{c['command']}` | {', '.join(f'{t:.1f}' for t in c['first_output_s'])} | "
+            f"{c['median_s']:.1f} |"
+            for name, c in cases.items()
+        ),
+        "",
+        "Goal: the first output of a local job within 5 s — "
+        + verdict(min(c["median_s"] for c in cases.values()) <= 5)
+        + ".",
+        "",
+    ]
+    return lines
+
+
 def seen_by_list_offsets(case: dict[str, Any]) -> str:
     return "yes" if case["offsets_exact"] else f"no: {sum(case['list_offsets']):,} records"
 
@@ -939,6 +964,10 @@ def main() -> None:
         out += kafka_section(longer)
         out += [f"![rows/s over time]({KAFKA_RATE_PLOT.name})", ""]
         out.append(f"Measured {longer['machine']['when']}, Spark {longer['machine']['spark']}.\n")
+    startup = load("startup")
+    if startup:
+        out += startup_section(startup)
+        out.append(f"Measured {startup['machine']['when']}, Spark {startup['machine']['spark']}.\n")
     producing = load("produce")
     if producing:
         out += produce_section(producing)
