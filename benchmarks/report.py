@@ -943,56 +943,61 @@ def verdict(met: bool) -> str:
     return "**met**" if met else "**not met**"
 
 
+def measured(results: dict[str, Any]) -> str:
+    """The line under each section: when its results were measured, and on which Spark."""
+    return f"Measured {results['machine']['when']}, Spark {results['machine']['spark']}.\n"
+
+
 def main() -> None:
     out = ["# Benchmarks", "", "Numbers from the last `make bench` on the development machine (2 cores).", ""]
     window = load("window_cost")
     if window:
         plot_window_cost(window)
         out += window_section(window)
-        out.append(f"Measured {window['machine']['when']}, Spark {window['machine']['spark']}.\n")
+        out.append(measured(window))
     state = load("state_scaling")
     if state:
         out += state_section(state)
-        out.append(f"Measured {state['machine']['when']}, Spark {state['machine']['spark']}.\n")
+        out.append(measured(state))
     kafka = load("kafka_throughput")
     if kafka:
         out += kafka_section(kafka)
-        out.append(f"Measured {kafka['machine']['when']}, Spark {kafka['machine']['spark']}.\n")
+        out.append(measured(kafka))
     longer = load("kafka_throughput_5m")
     if longer:
         plot_kafka_rate(longer)
         out += kafka_section(longer)
         out += [f"![rows/s over time]({KAFKA_RATE_PLOT.name})", ""]
-        out.append(f"Measured {longer['machine']['when']}, Spark {longer['machine']['spark']}.\n")
+        out.append(measured(longer))
     startup = load("startup")
     if startup:
         out += startup_section(startup)
-        out.append(f"Measured {startup['machine']['when']}, Spark {startup['machine']['spark']}.\n")
+        out.append(measured(startup))
     producing = load("produce")
     if producing:
         out += produce_section(producing)
-        out.append(f"Measured {producing['machine']['when']}, Spark {producing['machine']['spark']}.\n")
+        out.append(measured(producing))
     memory = load("processor_memory")
     if memory:
         plot_processor_memory(memory)
         out += memory_section(memory)
-        out.append(f"Measured {memory['machine']['when']}, Spark {memory['machine']['spark']}.\n")
+        out.append(measured(memory))
     approx = load("approx_memory")
     if approx:
         plot_approx_memory(approx)
         out += approx_section(approx)
-        out.append(f"Measured {approx['machine']['when']}, Spark {approx['machine']['spark']}.\n")
+        out.append(measured(approx))
         if RUN_PICTURE.exists():
             out += run_picture_section()
     latency = load("archive_latency")
     if latency:
         out += latency_section(latency)
-        out.append(f"Measured {latency['machine']['when']}, Spark {latency['machine']['spark']}.\n")
+        out.append(measured(latency))
     end_to_end = load("latency")
     if end_to_end:
         plot_end_to_end(end_to_end)
         out += end_to_end_section(end_to_end)
-        out.append(f"Measured {end_to_end['machine']['when']}, Spark {end_to_end['machine']['spark']}.\n")
+        out.append(measured(end_to_end))
     notes = DOC.read_text().split(NOTES, 1)[1] if DOC.exists() and NOTES in DOC.read_text() else ""
     DOC.write_text("\n".join(out) + (NOTES + notes if notes else ""))
     print(f"wrote {DOC}")
