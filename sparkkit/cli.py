@@ -1,4 +1,5 @@
-"""The ``sparkkit`` command: ``run JOB``, ``submit JOB``, ``jobs``, ``checkpoint``, ``kafka``, ``cluster``.
+"""The ``sparkkit`` command: ``run JOB``, ``submit JOB``, ``jobs``, ``checkpoint``, ``kafka``,
+``cluster``, ``warm-up``.
 
 Every error sparkkit raises on purpose ends the command with one line on stderr and its exit
 code (2 for configuration), never a traceback.
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from sparkkit import __version__
+from sparkkit.class_archive import mode as class_archive_mode
 from sparkkit.config import OPTIONS, JobConfig, load_config, one_line, spelt, unknown_option
 from sparkkit.duration import ACCEPTED as DURATION_ACCEPTED
 from sparkkit.duration import Duration
@@ -217,6 +219,14 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
 def fail(exc: SparkkitError) -> int:
     print(f"sparkkit: error: {exc}", file=sys.stderr, flush=True)
     return exc.exit_code
+
+
+def _cmd_warm_up(args: argparse.Namespace) -> int:
+    from sparkkit.warmup import warm_up
+
+    done = warm_up()
+    print(done.state, flush=True)
+    return 0
 
 
 def _cmd_jobs(args: argparse.Namespace) -> int:
@@ -452,6 +462,14 @@ def build_parser() -> argparse.ArgumentParser:
     status_cmd.add_argument("--pipeline", default=None, help="which job or pipeline, when ROOT holds several")
     status_cmd.set_defaults(func=_cmd_status)
 
+    warm = commands.add_parser(
+        "warm-up",
+        help="write the driver's class archive now, for faster starts",
+        description="Start a driver and run short jobs through both APIs so that it writes the JVM "
+        "class archive every later driver starts from (sparkkit.class_archive); does nothing when "
+        "there is one. SPARKKIT_CLASS_ARCHIVE=off turns the archive off.",
+    )
+    warm.set_defaults(func=_cmd_warm_up)
     jobs = commands.add_parser("jobs", help="list the jobs", description="List the jobs.")
     jobs.set_defaults(func=_cmd_jobs)
 
@@ -524,6 +542,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(RUN_USAGE)
         return 0 if len(argv) > 1 else 2
     try:
+        class_archive_mode()  # checked before any command starts Spark
         args = parser.parse_args(argv)
         if args.command == "run":
             if args.job == "streams":

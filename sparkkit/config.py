@@ -27,8 +27,10 @@ ENV_PREFIX = "SPARKKIT_"
 ONE_SECOND = Duration(1000)
 ZERO = Duration(0)
 POSITIVE_DURATION = "a duration > 0 such as 500ms, 10s, 2m or 1h"
+#: The driver JVM's class archive: auto, use or off (:mod:`sparkkit.class_archive`).
+CLASS_ARCHIVE_ENV = "SPARKKIT_CLASS_ARCHIVE"
 #: Environment variables with the prefix that are not job options.
-RESERVED_ENV = frozenset({"SPARKKIT_CONF_DIR"})
+RESERVED_ENV = frozenset({"SPARKKIT_CONF_DIR", CLASS_ARCHIVE_ENV})
 #: Variables that are not options: concealed secrets (:mod:`sparkkit.secrets`).
 RESERVED_ENV_PREFIXES = (SECRET_PREFIX,)
 
@@ -300,6 +302,12 @@ def find_conf_dir(env: Mapping[str, str] | None = None) -> Path:
     package = Path(__file__).resolve().parent
     bundled = package / "_conf"
     return bundled if bundled.is_dir() else package.parent / "conf"
+
+
+def default_cache_dir() -> Path:
+    """Where sparkkit keeps what it builds once and reuses: ``$XDG_CACHE_HOME/sparkkit``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "sparkkit"
 
 
 def closest(name: str, candidates: Collection[str]) -> str | None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shlex
 import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sparkkit.class_archive import DriverLaunch, empty_conf_dir, plan_driver_launch
 from sparkkit.config import JobConfig, find_conf_dir
 from sparkkit.redaction import spark_redaction_conf
 from sparkkit.secrets import remember_environment, share_with_workers
@@ -18,18 +21,84 @@ if TYPE_CHECKING:
     from pyspark.streaming import StreamingContext
 
 
-def prepare_environment(conf_dir: Path | None = None) -> None:
-    """Set what the JVM launch and the Python workers need, unless the user already set it.
-
-    ``PYSPARK_PYTHON``/``PYSPARK_DRIVER_PYTHON`` become this interpreter (the one with sparkkit
-    installed) and ``SPARK_CONF_DIR`` the sparkkit conf directory, whose ``spark-defaults.conf``
-    and ``log4j2.properties`` the launcher reads.
-    """
+def prepare_environment() -> None:
+    """``PYSPARK_PYTHON``/``PYSPARK_DRIVER_PYTHON``: this interpreter (the one with sparkkit
+    installed), unless the user already set them."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", os.environ["PYSPARK_PYTHON"])
+
+
+@contextlib.contextmanager
+def driver_launch(conf: dict[str, str], conf_dir: Path | None = None) -> Iterator[DriverLaunch]:
+    """The environment and ``conf`` the launcher starts this process's driver JVM with.
+
+    sparkkit's configuration goes to the launcher as files: ``spark-defaults.conf`` as its
+    properties file, ``log4j2.properties`` as log4j's configuration file, while its configuration
+    directory (on the driver's class path) is an empty one, so the driver can start from a class
+    archive (:mod:`sparkkit.class_archive`). A user's own ``SPARK_CONF_DIR`` or
+    ``PYSPARK_SUBMIT_ARGS`` is left as it is, without an archive. The variables are set only while
+    the JVM starts: processes this one starts do not inherit them.
+    """
     conf_dir = conf_dir or find_conf_dir()
-    if (conf_dir / "spark-defaults.conf").is_file() and not launched_by_spark_submit():
-        os.environ.setdefault("SPARK_CONF_DIR", str(conf_dir))
+    defaults = conf_dir / "spark-defaults.conf"
+    launch_env = launcher_environment(conf_dir)
+    if launch_env is None:
+        with _environment({"SPARK_CONF_DIR": str(conf_dir)} if defaults.is_file() else {}):
+            yield DriverLaunch([], USERS_LAUNCHER)
+        return
+    launch = plan_driver_launch(_spark_home(), {**os.environ, **launch_env})
+    options = launch.java_options
+    if (conf_dir / "log4j2.properties").is_file():
+        options = [f"-Dlog4j2.configurationFile={conf_dir / 'log4j2.properties'}", *options]
+    if options:
+        key = "spark.driver.extraJavaOptions"
+        theirs = conf.get(key) or (read_spark_defaults(defaults).get(key) if defaults.is_file() else None)
+        conf[key] = " ".join([*([theirs] if theirs else []), *options])
+    with _environment(launch_env):
+        yield launch
+
+
+USERS_LAUNCHER = "no class archive: SPARK_CONF_DIR or PYSPARK_SUBMIT_ARGS is set"
+
+
+def launcher_environment(conf_dir: Path | None = None) -> dict[str, str] | None:
+    """``SPARK_CONF_DIR`` (empty) and ``PYSPARK_SUBMIT_ARGS`` (the properties file) for the
+    launcher; None when the user set either, which then wins."""
+    if "SPARK_CONF_DIR" in os.environ or "PYSPARK_SUBMIT_ARGS" in os.environ:
+        return None
+    defaults = (conf_dir or find_conf_dir()) / "spark-defaults.conf"
+    submit_args = ["--properties-file", str(defaults)] if defaults.is_file() else []
+    return {
+        "SPARK_CONF_DIR": str(empty_conf_dir()),
+        "PYSPARK_SUBMIT_ARGS": shlex.join([*submit_args, "pyspark-shell"]),
+    }
+
+
+def planned_driver_launch() -> DriverLaunch:
+    """What the next driver this process starts would do with the class archive."""
+    launch_env = launcher_environment()
+    if launch_env is None:
+        return DriverLaunch([], USERS_LAUNCHER)
+    return plan_driver_launch(_spark_home(), {**os.environ, **launch_env}, lock=False)
+
+
+def _spark_home() -> Path:
+    from pyspark.find_spark_home import _find_spark_home
+
+    return Path(_find_spark_home())
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """``values`` in ``os.environ`` for the block; those not already set are removed after it."""
+    added = [name for name in values if name not in os.environ]
+    for name, value in values.items():
+        os.environ.setdefault(name, value)
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
 
 
 def launched_by_spark_submit() -> bool:
@@ -50,19 +119,30 @@ def build_spark_session(
     """
     prepare_environment()
     remember_environment()
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
+    conf = {**spark_redaction_conf(), **(conf or {})}
+    submitted = launched_by_spark_submit()
     builder = SparkSession.builder.appName(app_name)
     if master:
         builder = builder.master(master)
-    elif not launched_by_spark_submit():
+    elif not submitted:
         builder = builder.master("local[*]")
-    submitted_without_conf = launched_by_spark_submit() and "SPARK_CONF_DIR" not in os.environ
+    submitted_without_conf = submitted and "SPARK_CONF_DIR" not in os.environ
     if submitted_without_conf:
         builder = _with_sparkkit_defaults(builder)
-    for key, value in {**spark_redaction_conf(), **(conf or {})}.items():
-        builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    starts_jvm = not submitted and SparkContext._gateway is None
+    with (
+        driver_launch(conf)
+        if starts_jvm
+        else contextlib.nullcontext(DriverLaunch([], "the JVM was up")) as launch
+    ):
+        for key, value in conf.items():
+            builder = builder.config(key, value)
+        spark = builder.getOrCreate()
+    if starts_jvm:
+        launch.started(spark.sparkContext._gateway.proc)  # type: ignore[union-attr]
     share_with_workers(spark.sparkContext)
     if submitted_without_conf:
         spark.sparkContext.setLogLevel("WARN")

@@ -21,7 +21,7 @@ from pathlib import Path
 import sparkkit
 from sparkkit.addresses import concealed_argument
 from sparkkit.cluster import spark_home
-from sparkkit.config import find_conf_dir
+from sparkkit.config import default_cache_dir, find_conf_dir
 from sparkkit.errors import ConfigError
 from sparkkit.redaction import redact_text
 
@@ -29,11 +29,6 @@ from sparkkit.redaction import redact_text
 DRIVER = Path(__file__).resolve().parent / "_submit" / "driver.py"
 #: How many package zips the cache keeps (the newest used); older builds' zips are removed.
 KEEP_ZIPS = 3
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "sparkkit"
 
 
 def package_files() -> list[Path]:

@@ -10,9 +10,14 @@ finish the suite alone.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
+
+from sparkkit.config import CLASS_ARCHIVE_ENV
 
 SPREAD = frozenset(
     {
@@ -24,6 +29,24 @@ SPREAD = frozenset(
         "tests/recovery/test_recovery.py",
     }
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before the first test (in the controller only): ``sparkkit warm-up``, so that every driver
+    the suite starts, in any worker, starts from the class archive, and none writes one as it
+    exits (``SPARKKIT_CLASS_ARCHIVE=use`` for the rest of the run). The tests of the archive
+    itself use caches of their own."""
+    if hasattr(config, "workerinput") or os.environ.get(CLASS_ARCHIVE_ENV, "auto") != "auto":
+        return
+    from tests.processes import ROOT, driver_env
+
+    warm = subprocess.run(
+        [sys.executable, "-m", "sparkkit.cli", "warm-up"],
+        capture_output=True, text=True, env=driver_env(), cwd=ROOT, timeout=900,
+    )  # fmt: skip
+    if warm.returncode != 0:
+        raise pytest.UsageError(f"sparkkit warm-up failed ({warm.returncode}): {warm.stderr[-2000:]}")
+    os.environ[CLASS_ARCHIVE_ENV] = "use"
 
 
 @pytest.hookimpl(tryfirst=True)
