@@ -584,7 +584,8 @@ def startup_section(results: dict[str, Any]) -> list[str]:
         "`make bench` → `benchmarks/startup.py`: a fresh `sparkkit run wordcount` process (local[*], "
         "console sink, 1 s trigger) per run, timed from its spawn to the first row under a batch's "
         f"header; {results['repeat']} runs per case, the settings interleaved run by run. Settings: "
-        "without the driver's class archive (`SPARKKIT_CLASS_ARCHIVE=off`, as before it existed), "
+        "without the driver's class archive (`SPARKKIT_CLASS_ARCHIVE=off`: the launcher gets sparkkit's "
+        "configuration the same way, the JVM no archive), "
         "from the archive `sparkkit warm-up` wrote, and from the archive with the JIT at C1 only "
         "(`-XX:TieredStopAtLevel=1` in `spark.driver.extraJavaOptions`: a trade, not a default).",
         "",

@@ -4,8 +4,8 @@ A local Spark driver loads ~18,000 classes from ~280 jars and verifies each one 
 most of the seconds before a job's first output. HotSpot's class data sharing (CDS) maps them from
 an archive instead. Java 17 writes such an archive of the classes a JVM loaded when that JVM exits
 (``-XX:ArchiveClassesAtExit``; Java 19's ``-XX:+AutoCreateSharedArchive`` automates the same):
-the first driver that finds no archive for its Java and Spark writes one as it exits ("trains"),
-every later driver starts from it.
+the first driver that finds no archive for its Java and Spark writes one as it exits, every later
+driver starts from it.
 
 The archive's class path must match the driver's, and a directory on it must be empty, so the
 launcher's configuration directory is an empty one (:func:`empty_conf_dir`) and sparkkit hands
@@ -27,16 +27,17 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, TextIO
 
-from sparkkit.config import CLASS_ARCHIVE_ENV as MODE_ENV
-from sparkkit.config import default_cache_dir
+from sparkkit.cache import default_cache_dir
 from sparkkit.errors import ConfigError
 
+MODE_ENV = "SPARKKIT_CLASS_ARCHIVE"
 MODES = ("auto", "use", "off")
 #: Silences HotSpot's CDS logging: a dump names every class it skips (hundreds of lines).
 QUIET = ("-Xlog:cds=off", "-Xlog:cds+dynamic=off")
@@ -48,10 +49,16 @@ CLASS_PATH_ENV = (
     "SPARK_DIST_CLASSPATH",
     "SPARK_CLASSPATH",
 )
-#: The first bytes of a HotSpot dynamic archive (its magic number, little-endian).
+#: The JDK's files a dynamic archive depends on besides the java launcher (beside ``bin/``).
+JDK_FILES = ("lib/server/libjvm.so", "lib/server/classes.jsa", "release")
+#: The first bytes of a HotSpot dynamic archive (its magic number, little-endian); HotSpot writes
+#: the header last, so a file that starts with them is whole.
 DYNAMIC_MAGIC = bytes.fromhex("a8ab0bf0")  # 0xf00baba8
 #: How long a training driver's exit may take to write its archive (seconds).
-WRITE_TIMEOUT_S = 300.0
+WRITE_TIMEOUT_S = 120.0
+#: Archives kept in the cache (~180 MB each): the newest written; older ones (another Spark or
+#: Java) are removed when a new one is written.
+KEEP_ARCHIVES = 2
 
 
 def mode(env: Mapping[str, str] | None = None) -> str:
@@ -63,6 +70,7 @@ def mode(env: Mapping[str, str] | None = None) -> str:
 
 
 def archive_dir(cache_dir: Path | None = None) -> Path:
+    """Where the archives, their size records and their writers' locks are."""
     return (cache_dir or default_cache_dir()) / "jvm"
 
 
@@ -83,14 +91,28 @@ def find_java(env: Mapping[str, str]) -> Path | None:
 
 
 def archive_key(java: Path, spark_home: Path, env: Mapping[str, str]) -> str:
-    """What an archive depends on: the JVM, Spark's jars (names, sizes, times) and the class path."""
+    """What an archive depends on: the JVM's files, Spark's jars (names, sizes, times) and the
+    class path's variables."""
+    jdk = java.parent.parent
     digest = hashlib.sha256()
-    for path in [java, *sorted((spark_home / "jars").glob("*.jar"))]:
-        stat = path.stat()
-        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    files = [java, *(jdk / name for name in JDK_FILES), *sorted((spark_home / "jars").glob("*.jar"))]
+    for path in files:
+        with contextlib.suppress(FileNotFoundError):
+            stat = path.stat()
+            digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     for name in CLASS_PATH_ENV:
         digest.update(f"{name}={env.get(name, '')}\n".encode())
     return digest.hexdigest()[:16]
+
+
+def nonempty_class_path_dir(env: Mapping[str, str]) -> str | None:
+    """A class-path variable naming a non-empty directory (HotSpot archives no such class path)."""
+    for name in CLASS_PATH_ENV:
+        for entry in filter(None, env.get(name, "").split(os.pathsep)):
+            path = Path(entry.rstrip("*"))
+            if path.is_dir() and any(path.iterdir()):
+                return f"{name} names the non-empty directory {path}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -112,74 +134,102 @@ class Archive:
 
     def usable(self) -> bool:
         """Written whole: the archive's size is the one recorded after it was renamed into place."""
+        recorded = self._recorded()
         try:
-            recorded = json.loads(self.record.read_text(encoding="utf-8"))
-            return bool(self.path.stat().st_size == recorded["size"])
-        except (OSError, ValueError, KeyError, TypeError):
+            return recorded.get("size") == self.path.stat().st_size
+        except OSError:
             return False
 
     def failed(self) -> bool:
-        """A driver exited normally without writing it: do not try again."""
+        """A driver exited by itself without writing it: do not try again."""
+        return bool(self._recorded().get("failed"))
+
+    def _recorded(self) -> dict[str, Any]:
         try:
-            return bool(json.loads(self.record.read_text(encoding="utf-8")).get("failed"))
-        except (OSError, ValueError, AttributeError):
-            return False
+            value = json.loads(self.record.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return value if isinstance(value, dict) else {}
 
 
 @dataclass
 class DriverLaunch:
     """How a driver JVM starts: ``java_options``, and ``state`` in words (using the archive,
-    writing it at exit, or why neither); ``writes`` when it is (or would be) the one to write the
-    archive, ``training`` where it writes."""
+    writing it at exit, or why neither). ``writes`` when it is (or would be) the one to write the
+    archive; ``training`` is where it writes."""
 
     java_options: list[str]
     state: str
     archive: Archive | None = None
     training: Path | None = None
-    _lock: IO[Any] | None = None
     writes: bool = False
+    _lock: TextIO | None = None
+    _owner: int = field(default_factory=os.getpid)
 
     def __post_init__(self) -> None:
         self.writes = self.writes or self.training is not None
 
-    def started(self, proc: Any) -> None:
-        """The driver is up (``proc`` its launcher process); a training one writes at exit."""
+    def started(self, proc: subprocess.Popen[bytes] | None, exit_jvm: Any = None) -> None:
+        """The driver is up (``proc`` the JVM, ``exit_jvm`` asks it to exit); a training one
+        writes at this process's exit."""
         global _launched
-        _launched = (self, proc)
+        if self.training is not None and proc is None:
+            self.abandon()
+        _launched = (self, proc, exit_jvm)
         if self.training is not None:
             atexit.register(finish_training)
 
-    def finish(self, proc: Any) -> Archive | None:
-        """Close the driver's stdin, wait while it writes the archive, move it into place."""
-        assert self.archive is not None and self.training is not None
-        print(
-            f"[sparkkit] writing the JVM class archive for faster starts (once): {self.archive.path}",
-            file=sys.stderr,
-            flush=True,
-        )
+    def abandon(self) -> None:
+        """The driver did not start (or will not write): let another one write the archive."""
+        self.training = None
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def finish(self, proc: subprocess.Popen[bytes], exit_jvm: Any = None) -> Archive | None:
+        """Ask the driver to exit, wait while it writes the archive, move the archive into place.
+
+        Only in the process that launched it (not in a forked child). The JVM exits when its
+        stdin closes (PySpark's gateway) or when asked (``exit_jvm``: a forked child holding
+        the pipe would keep it open). Never raises: an archive is an optimisation.
+        """
+        if self.archive is None or self.training is None or os.getpid() != self._owner:
+            return None
+        archive, training = self.archive, self.training
+        _say(f"writing the JVM class archive for faster starts (once): {archive.path}")
         try:
             with contextlib.suppress(OSError, ValueError):
-                proc.stdin.close()  # PySpark's gateway exits when its stdin closes
+                if proc.stdin is not None:
+                    proc.stdin.close()
+            if exit_jvm is not None:
+                with contextlib.suppress(Exception):
+                    exit_jvm()
             code = proc.wait(WRITE_TIMEOUT_S)
-            if _starts_with(self.training, DYNAMIC_MAGIC):
-                os.replace(self.training, self.archive.path)
-                _write_json(self.archive.record, {"size": self.archive.path.stat().st_size})
-                return self.archive
-            if code == 0:
-                _write_json(self.archive.record, {"failed": True, "exit_code": code})
+            if _starts_with(training, DYNAMIC_MAGIC):
+                os.replace(training, archive.path)
+                _write_json(archive.record, {"size": archive.path.stat().st_size})
+                _prune(archive)
+                return archive
+            if 0 <= code < 128:  # it exited by itself, not by a signal: HotSpot refused to write
+                _write_json(archive.record, {"failed": True, "exit_code": code})
             return None
-        except Exception:  # an archive is an optimisation: never fail a finished job over one
+        except subprocess.TimeoutExpired:
+            _say(f"the JVM did not exit within {WRITE_TIMEOUT_S:.0f} s: no class archive written")
+            return None
+        except KeyboardInterrupt:
+            _say("interrupted: no class archive written")
+            return None
+        except Exception as exc:
+            _say(f"no class archive written: {exc}")
             return None
         finally:
-            self.training = None
             with contextlib.suppress(OSError):
-                self.archive.partial(os.getpid()).unlink()
-            if self._lock is not None:
-                self._lock.close()
+                training.unlink()
+            self.abandon()
 
 
-#: This process's driver launch and its launcher process (PySpark starts one JVM per process).
-_launched: tuple[DriverLaunch, Any] | None = None
+#: This process's driver launch, its JVM and how to ask it to exit (one JVM per process).
+_launched: tuple[DriverLaunch, subprocess.Popen[bytes] | None, Any] | None = None
 
 
 def launched() -> DriverLaunch | None:
@@ -189,25 +239,32 @@ def launched() -> DriverLaunch | None:
 
 def finish_training() -> Archive | None:
     """Let this process's training driver exit and write its archive (at exit, or sooner)."""
-    if _launched is None or _launched[0].training is None:
+    if _launched is None:
+        return None
+    launch, proc, exit_jvm = _launched
+    if launch.training is None or proc is None:
         return None
     atexit.unregister(finish_training)
-    return _launched[0].finish(_launched[1])
+    return launch.finish(proc, exit_jvm)
 
 
 def plan_driver_launch(
-    spark_home: Path, env: Mapping[str, str], cache_dir: Path | None = None, lock: bool = True
+    spark_home: Path, env: Mapping[str, str], cache_dir: Path | None = None, dry_run: bool = False
 ) -> DriverLaunch:
     """The archive options for a driver launched with ``env``: use it, write it, or neither.
 
-    Writing it takes the archive's lock, held until the driver has written; ``lock=False`` only
-    says what a driver would do."""
+    Writing it takes the archive's lock, held until the driver has written; ``dry_run`` only
+    says what a driver would do.
+    """
     wanted = mode(env)
-    java = find_java(env)
     if wanted == "off":
         return DriverLaunch([], f"no class archive: {MODE_ENV}=off")
+    java = find_java(env)
     if java is None or not (spark_home / "jars").is_dir():
         return DriverLaunch([], f"no class archive: no java or no {spark_home / 'jars'}")
+    refused = nonempty_class_path_dir(env)
+    if refused:
+        return DriverLaunch([], f"no class archive: {refused}")
     directory = archive_dir(cache_dir)
     archive = Archive(directory / f"spark-{archive_key(java, spark_home, env)}.jsa")
     if archive.usable():
@@ -217,7 +274,7 @@ def plan_driver_launch(
         return DriverLaunch([], f"no class archive: a driver could not write it ({archive.record})", archive)
     if wanted == "use":
         return DriverLaunch([], f"no class archive yet ({MODE_ENV}=use: none is written)", archive)
-    if not lock:
+    if dry_run:
         return DriverLaunch(
             [], f"no class archive yet: the next driver writes {archive.path}", archive, writes=True
         )
@@ -229,10 +286,29 @@ def plan_driver_launch(
             stale.unlink()
     training = archive.partial(os.getpid())
     options = [f"-XX:ArchiveClassesAtExit={training}", *QUIET]
-    return DriverLaunch(options, f"writing the class archive {archive.path} at exit", archive, training, held)
+    state = f"writing the class archive {archive.path} at exit"
+    return DriverLaunch(options, state, archive, training, _lock=held)
 
 
-def _try_lock(path: Path) -> IO[Any] | None:
+def _prune(kept: Archive) -> None:
+    """Remove all but the newest :data:`KEEP_ARCHIVES` archives (no writer holds their lock)."""
+    others = sorted(kept.path.parent.glob("spark-*.jsa"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in [p for p in others if p != kept.path][KEEP_ARCHIVES - 1 :]:
+        old = Archive(path)
+        lock = _try_lock(old.lock)
+        if lock is None:
+            continue
+        for file in (old.path, old.record, old.lock):
+            with contextlib.suppress(OSError):
+                file.unlink()
+        lock.close()
+
+
+def _say(text: str) -> None:
+    print(f"[sparkkit] {text}", file=sys.stderr, flush=True)
+
+
+def _try_lock(path: Path) -> TextIO | None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = path.open("a")
     try:

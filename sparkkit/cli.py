@@ -226,7 +226,7 @@ def _cmd_warm_up(args: argparse.Namespace) -> int:
 
     done = warm_up()
     print(done.state, flush=True)
-    return 0
+    return 1 if done.failed else 0
 
 
 def _cmd_jobs(args: argparse.Namespace) -> int:
@@ -467,7 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the driver's class archive now, for faster starts",
         description="Start a driver and run short jobs through both APIs so that it writes the JVM "
         "class archive every later driver starts from (sparkkit.class_archive); does nothing when "
-        "there is one. SPARKKIT_CLASS_ARCHIVE=off turns the archive off.",
+        "there is one. Exit 1 when the driver could not write it. SPARKKIT_CLASS_ARCHIVE=off "
+        "turns the archive off.",
     )
     warm.set_defaults(func=_cmd_warm_up)
     jobs = commands.add_parser("jobs", help="list the jobs", description="List the jobs.")

@@ -17,6 +17,7 @@ from typing import Any
 import tomllib
 
 from sparkkit.addresses import Address, parse_sink, parse_source
+from sparkkit.class_archive import MODE_ENV as CLASS_ARCHIVE_ENV
 from sparkkit.duration import ACCEPTED as DURATION_ACCEPTED
 from sparkkit.duration import Duration
 from sparkkit.errors import ConfigError, UnknownOptionError
@@ -27,8 +28,6 @@ ENV_PREFIX = "SPARKKIT_"
 ONE_SECOND = Duration(1000)
 ZERO = Duration(0)
 POSITIVE_DURATION = "a duration > 0 such as 500ms, 10s, 2m or 1h"
-#: The driver JVM's class archive: auto, use or off (:mod:`sparkkit.class_archive`).
-CLASS_ARCHIVE_ENV = "SPARKKIT_CLASS_ARCHIVE"
 #: Environment variables with the prefix that are not job options.
 RESERVED_ENV = frozenset({"SPARKKIT_CONF_DIR", CLASS_ARCHIVE_ENV})
 #: Variables that are not options: concealed secrets (:mod:`sparkkit.secrets`).
@@ -302,12 +301,6 @@ def find_conf_dir(env: Mapping[str, str] | None = None) -> Path:
     package = Path(__file__).resolve().parent
     bundled = package / "_conf"
     return bundled if bundled.is_dir() else package.parent / "conf"
-
-
-def default_cache_dir() -> Path:
-    """Where sparkkit keeps what it builds once and reuses: ``$XDG_CACHE_HOME/sparkkit``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "sparkkit"
 
 
 def closest(name: str, candidates: Collection[str]) -> str | None:

@@ -28,61 +28,68 @@ def prepare_environment() -> None:
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", os.environ["PYSPARK_PYTHON"])
 
 
+#: The launch when the user's own launcher configuration wins.
+OWN_LAUNCHER_STATE = "no class archive: SPARK_CONF_DIR or PYSPARK_SUBMIT_ARGS is set"
+
+
+def plan_launch(conf_dir: Path | None = None, dry_run: bool = False) -> tuple[DriverLaunch, dict[str, str]]:
+    """How this process's driver JVM would start: the class archive's plan, and the environment
+    the launcher gets (:func:`driver_launch`)."""
+    conf_dir = conf_dir or find_conf_dir()
+    defaults = conf_dir / "spark-defaults.conf"
+    if "SPARK_CONF_DIR" in os.environ or "PYSPARK_SUBMIT_ARGS" in os.environ:
+        return DriverLaunch([], OWN_LAUNCHER_STATE), _conf_dir_launch(conf_dir)
+    try:
+        submit_args = ["--properties-file", str(defaults)] if defaults.is_file() else []
+        launch_env = {
+            "SPARK_CONF_DIR": str(empty_conf_dir()),
+            "PYSPARK_SUBMIT_ARGS": shlex.join([*submit_args, "pyspark-shell"]),
+        }
+        launch = plan_driver_launch(_launcher_spark_home(), {**os.environ, **launch_env}, dry_run=dry_run)
+    except (OSError, RuntimeError) as exc:  # no usable cache directory: as before the archive
+        return DriverLaunch([], f"no class archive: {exc}"), _conf_dir_launch(conf_dir)
+    options = launch.java_options
+    if (conf_dir / "log4j2.properties").is_file():
+        options = [f"-Dlog4j2.configurationFile={conf_dir / 'log4j2.properties'}", *options]
+    if options:  # before the user's spark.driver.extraJavaOptions, which win
+        theirs = os.environ.get("SPARK_SUBMIT_OPTS")
+        launch_env["SPARK_SUBMIT_OPTS"] = " ".join([*([theirs] if theirs else []), shlex.join(options)])
+    return launch, launch_env
+
+
 @contextlib.contextmanager
-def driver_launch(conf: dict[str, str], conf_dir: Path | None = None) -> Iterator[DriverLaunch]:
-    """The environment and ``conf`` the launcher starts this process's driver JVM with.
+def driver_launch(conf_dir: Path | None = None) -> Iterator[DriverLaunch]:
+    """The environment the launcher starts this process's driver JVM in, for the block.
 
     sparkkit's configuration goes to the launcher as files: ``spark-defaults.conf`` as its
     properties file, ``log4j2.properties`` as log4j's configuration file, while its configuration
     directory (on the driver's class path) is an empty one, so the driver can start from a class
-    archive (:mod:`sparkkit.class_archive`). A user's own ``SPARK_CONF_DIR`` or
-    ``PYSPARK_SUBMIT_ARGS`` is left as it is, without an archive. The variables are set only while
-    the JVM starts: processes this one starts do not inherit them.
+    archive (:mod:`sparkkit.class_archive`); the JVM options go in ``SPARK_SUBMIT_OPTS``. A user's
+    own ``SPARK_CONF_DIR`` or ``PYSPARK_SUBMIT_ARGS`` is left as it is, without an archive, and
+    so is a cache directory that cannot be written. The variables are set only while the JVM
+    starts: processes this one starts later do not inherit them.
     """
-    conf_dir = conf_dir or find_conf_dir()
-    defaults = conf_dir / "spark-defaults.conf"
-    launch_env = launcher_environment(conf_dir)
-    if launch_env is None:
-        with _environment({"SPARK_CONF_DIR": str(conf_dir)} if defaults.is_file() else {}):
-            yield DriverLaunch([], USERS_LAUNCHER)
-        return
-    launch = plan_driver_launch(_spark_home(), {**os.environ, **launch_env})
-    options = launch.java_options
-    if (conf_dir / "log4j2.properties").is_file():
-        options = [f"-Dlog4j2.configurationFile={conf_dir / 'log4j2.properties'}", *options]
-    if options:
-        key = "spark.driver.extraJavaOptions"
-        theirs = conf.get(key) or (read_spark_defaults(defaults).get(key) if defaults.is_file() else None)
-        conf[key] = " ".join([*([theirs] if theirs else []), *options])
-    with _environment(launch_env):
-        yield launch
-
-
-USERS_LAUNCHER = "no class archive: SPARK_CONF_DIR or PYSPARK_SUBMIT_ARGS is set"
-
-
-def launcher_environment(conf_dir: Path | None = None) -> dict[str, str] | None:
-    """``SPARK_CONF_DIR`` (empty) and ``PYSPARK_SUBMIT_ARGS`` (the properties file) for the
-    launcher; None when the user set either, which then wins."""
-    if "SPARK_CONF_DIR" in os.environ or "PYSPARK_SUBMIT_ARGS" in os.environ:
-        return None
-    defaults = (conf_dir or find_conf_dir()) / "spark-defaults.conf"
-    submit_args = ["--properties-file", str(defaults)] if defaults.is_file() else []
-    return {
-        "SPARK_CONF_DIR": str(empty_conf_dir()),
-        "PYSPARK_SUBMIT_ARGS": shlex.join([*submit_args, "pyspark-shell"]),
-    }
+    launch, launch_env = plan_launch(conf_dir)
+    try:
+        with _environment(launch_env):
+            yield launch
+    except BaseException:
+        launch.abandon()
+        raise
 
 
 def planned_driver_launch() -> DriverLaunch:
     """What the next driver this process starts would do with the class archive."""
-    launch_env = launcher_environment()
-    if launch_env is None:
-        return DriverLaunch([], USERS_LAUNCHER)
-    return plan_driver_launch(_spark_home(), {**os.environ, **launch_env}, lock=False)
+    return plan_launch(dry_run=True)[0]
 
 
-def _spark_home() -> Path:
+def _conf_dir_launch(conf_dir: Path) -> dict[str, str]:
+    """sparkkit's conf directory as the launcher's (unless the user set one): no archive."""
+    return {"SPARK_CONF_DIR": str(conf_dir)} if (conf_dir / "spark-defaults.conf").is_file() else {}
+
+
+def _launcher_spark_home() -> Path:
+    """The Spark home PySpark's launcher runs (``SPARK_HOME``, else the pyspark package)."""
     from pyspark.find_spark_home import _find_spark_home
 
     return Path(_find_spark_home())
@@ -90,15 +97,21 @@ def _spark_home() -> Path:
 
 @contextlib.contextmanager
 def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """``values`` in ``os.environ`` for the block; those not already set are removed after it."""
-    added = [name for name in values if name not in os.environ]
+    """``values`` in ``os.environ`` for the block, a user's own SPARK_CONF_DIR kept; restored after."""
+    before: dict[str, str | None] = {name: os.environ.get(name) for name in values}
     for name, value in values.items():
-        os.environ.setdefault(name, value)
+        if name == "SPARK_CONF_DIR":
+            os.environ.setdefault(name, value)
+        else:
+            os.environ[name] = value
     try:
         yield
     finally:
-        for name in added:
-            os.environ.pop(name, None)
+        for name, previous in before.items():
+            if previous is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = previous
 
 
 def launched_by_spark_submit() -> bool:
@@ -132,17 +145,20 @@ def build_spark_session(
     submitted_without_conf = submitted and "SPARK_CONF_DIR" not in os.environ
     if submitted_without_conf:
         builder = _with_sparkkit_defaults(builder)
-    starts_jvm = not submitted and SparkContext._gateway is None
-    with (
-        driver_launch(conf)
-        if starts_jvm
-        else contextlib.nullcontext(DriverLaunch([], "the JVM was up")) as launch
-    ):
-        for key, value in conf.items():
-            builder = builder.config(key, value)
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    if submitted or SparkContext._gateway is not None:  # the JVM is up: nothing to launch
         spark = builder.getOrCreate()
-    if starts_jvm:
-        launch.started(spark.sparkContext._gateway.proc)  # type: ignore[union-attr]
+    else:
+        with driver_launch() as launch:
+            spark = builder.getOrCreate()
+        gateway = spark.sparkContext._gateway
+        assert gateway is not None
+
+        def exit_jvm() -> None:
+            gateway.jvm.java.lang.System.exit(0)
+
+        launch.started(getattr(gateway, "proc", None), exit_jvm)
     share_with_workers(spark.sparkContext)
     if submitted_without_conf:
         spark.sparkContext.setLogLevel("WARN")

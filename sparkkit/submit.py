@@ -20,8 +20,9 @@ from pathlib import Path
 
 import sparkkit
 from sparkkit.addresses import concealed_argument
+from sparkkit.cache import default_cache_dir
 from sparkkit.cluster import spark_home
-from sparkkit.config import default_cache_dir, find_conf_dir
+from sparkkit.config import find_conf_dir
 from sparkkit.errors import ConfigError
 from sparkkit.redaction import redact_text
 

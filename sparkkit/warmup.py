@@ -21,10 +21,12 @@ RUN_FOR = Duration(4000)
 
 @dataclass(frozen=True)
 class WarmUp:
-    """What the warm-up did: ``state`` in words, and the archive when it wrote one."""
+    """What the warm-up found or did, in words; the archive when there is one; ``failed`` when
+    a driver could not write it."""
 
     state: str
     archive: Path | None = None
+    failed: bool = False
 
 
 def warm_up() -> WarmUp:
@@ -36,10 +38,12 @@ def warm_up() -> WarmUp:
 
     planned = planned_driver_launch()
     if not planned.writes:
-        return WarmUp(planned.state)
+        if planned.archive is not None and planned.archive.usable():
+            return WarmUp(f"the class archive is there: {planned.archive.path}", planned.archive.path)
+        return WarmUp(planned.state, failed=planned.archive is not None and planned.archive.failed())
     spark = build_spark_session("sparkkit-warm-up")
     launch = launched()
-    if launch is None or launch.training is None:
+    if launch is None or launch.training is None:  # another driver began writing meanwhile
         spark.stop()
         return WarmUp(launch.state if launch else "no class archive: the JVM was already up")
     with tempfile.TemporaryDirectory(prefix="sparkkit-warm-up-") as tmp:
@@ -62,5 +66,5 @@ def warm_up() -> WarmUp:
     spark.stop()
     archive = finish_training()
     if archive is None:
-        return WarmUp(f"the driver exited without writing the class archive ({launch.state})")
+        return WarmUp(f"the driver exited without writing the class archive ({launch.state})", failed=True)
     return WarmUp(f"wrote the class archive {archive.path}", archive.path)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from sparkkit.config import CLASS_ARCHIVE_ENV
+from sparkkit.class_archive import MODE_ENV as CLASS_ARCHIVE_ENV
 
 SPREAD = frozenset(
     {

@@ -106,6 +106,6 @@ def test_warm_up_writes_the_archive_once(tmp_path: Path) -> None:
     [archive] = archives(tmp_path / "cache")
     assert done.stdout.splitlines()[-1] == f"wrote the class archive {archive}"
     again = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
-    assert (again.returncode, again.stdout) == (0, f"starting from the class archive {archive}\n")
+    assert (again.returncode, again.stdout) == (0, f"the class archive is there: {archive}\n")
     off = subprocess.run(command, capture_output=True, text=True, env={**env, MODE_ENV: "off"}, timeout=120)
     assert (off.returncode, off.stdout) == (0, f"no class archive: {MODE_ENV}=off\n")

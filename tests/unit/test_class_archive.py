@@ -8,22 +8,30 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from sparkkit.class_archive import (
-    MODE_ENV,
-    Archive,
-    DriverLaunch,
-    archive_key,
-    find_java,
-    mode,
-    plan_driver_launch,
-)
+from sparkkit.class_archive import MODE_ENV, Archive, archive_key, find_java, mode, plan_driver_launch
+from sparkkit.class_archive import _prune as prune
 from sparkkit.cli import main
 from sparkkit.errors import ConfigError
+from sparkkit.session import OWN_LAUNCHER_STATE, driver_launch
+
+#: Prints whether another process may take a lock file (``held`` when it may not).
+LOCK_PROBE = """
+import fcntl, sys
+with open(sys.argv[1], "a") as handle:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        print("free")
+    except OSError:
+        print("held")
+"""
 
 WAITER = """class Waiter {
     public static void main(String[] args) throws Exception {
@@ -76,11 +84,20 @@ def test_the_first_driver_writes_and_holds_the_lock_others_start_without(
     second = plan_driver_launch(spark_home, env, tmp_path)  # the lock is the first one's
     assert (second.java_options, second.writes) == ([], False)
     assert second.state == "no class archive yet: another driver is writing it"
+    other_process = subprocess.run(
+        [sys.executable, "-c", LOCK_PROBE, str(first.archive.lock)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert other_process.stdout == "held\n"
+    first.abandon()  # its driver did not start: the next may write
+    assert plan_driver_launch(spark_home, env, tmp_path).writes
     assert plan_driver_launch(spark_home, {**env, MODE_ENV: "use"}, tmp_path).java_options == []
     assert plan_driver_launch(spark_home, {**env, MODE_ENV: "off"}, tmp_path).state == (
         f"no class archive: {MODE_ENV}=off"
     )
-    dry = plan_driver_launch(spark_home, env, tmp_path, lock=False)
+    dry = plan_driver_launch(spark_home, env, tmp_path, dry_run=True)
     assert dry.writes and dry.training is None and dry.java_options == []
 
 
@@ -131,7 +148,7 @@ def test_an_archive_not_written_whole_is_never_used(
     spark_home: Path, env: dict[str, str], tmp_path: Path
 ) -> None:
     """A truncated archive crashes the JVM: only one whose size is the recorded one is used."""
-    launch = plan_driver_launch(spark_home, env, tmp_path, lock=False)
+    launch = plan_driver_launch(spark_home, env, tmp_path, dry_run=True)
     assert launch.archive is not None
     archive = launch.archive
     archive.path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,7 +156,7 @@ def test_an_archive_not_written_whole_is_never_used(
     assert not archive.usable()  # no record: its writer has not finished
     archive.record.write_text(json.dumps({"size": 8192}))
     assert not archive.usable()  # cut short
-    assert plan_driver_launch(spark_home, env, tmp_path, lock=False).java_options == []
+    assert plan_driver_launch(spark_home, env, tmp_path, dry_run=True).java_options == []
     archive.record.write_text(json.dumps({"size": 4100}))
     assert archive.usable()
 
@@ -160,5 +177,112 @@ def test_a_driver_that_exits_without_writing_is_not_retried(
     assert after.state == f"no class archive: a driver could not write it ({launch.archive.record})"
 
 
-def test_a_launch_that_writes_nothing_has_nothing_to_finish() -> None:
-    assert DriverLaunch([], "the JVM was up").writes is False
+def test_a_jvm_killed_before_it_wrote_leaves_no_record_and_the_next_driver_writes(
+    spark_home: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    java = find_java(env)
+    assert java is not None
+    source = tmp_path / "Waiter.java"
+    source.write_text(WAITER, encoding="utf-8")
+    launch = plan_driver_launch(spark_home, env, tmp_path)
+    assert launch.archive is not None and launch.training is not None
+    proc = subprocess.Popen([str(java), *launch.java_options, str(source)], stdin=subprocess.PIPE)
+    proc.kill()
+    assert launch.finish(proc) is None and proc.returncode == -signal.SIGKILL
+    assert not launch.archive.record.exists() and not launch.archive.path.exists()
+    assert plan_driver_launch(spark_home, env, tmp_path).writes
+
+
+def test_only_the_process_that_launched_the_driver_finishes_it(
+    spark_home: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A forked child runs its parent's atexit handlers: it must not wait for, or judge, the JVM."""
+    java = find_java(env)
+    assert java is not None
+    launch = plan_driver_launch(spark_home, env, tmp_path)
+    assert launch.archive is not None
+    proc = subprocess.Popen([str(java), "-version"], stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    child = os.fork()
+    if child == 0:
+        os._exit(0 if launch.finish(proc) is None and not launch.archive.record.exists() else 1)
+    assert os.waitpid(child, 0)[1] == 0
+    assert proc.wait(60) == 0 and not launch.archive.record.exists()
+    launch.abandon()
+
+
+def test_a_non_empty_directory_on_the_class_path_means_no_archive(
+    spark_home: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    hadoop = tmp_path / "hadoop-conf"
+    hadoop.mkdir()
+    assert plan_driver_launch(spark_home, {**env, "HADOOP_CONF_DIR": str(hadoop)}, tmp_path).writes
+    (hadoop / "core-site.xml").write_text("<configuration/>")
+    refused = plan_driver_launch(spark_home, {**env, "HADOOP_CONF_DIR": str(hadoop)}, tmp_path, dry_run=True)
+    assert (refused.java_options, refused.writes) == ([], False)
+    assert refused.state == f"no class archive: HADOOP_CONF_DIR names the non-empty directory {hadoop}"
+
+
+def test_a_new_archive_removes_all_but_the_newest_others(tmp_path: Path) -> None:
+    directory = tmp_path / "jvm"
+    directory.mkdir()
+    old = [Archive(directory / f"spark-{name}.jsa") for name in ("old1", "old2", "old3")]
+    for age, archive in enumerate(old):
+        archive.path.write_bytes(b"x")
+        archive.record.write_text(json.dumps({"size": 1}))
+        os.utime(archive.path, (1_000_000 + age, 1_000_000 + age))
+    new = Archive(directory / "spark-new.jsa")
+    new.path.write_bytes(b"y")
+    prune(new)
+    assert sorted(p.name for p in directory.iterdir()) == [
+        "spark-new.jsa", "spark-old3.jsa", "spark-old3.json",
+    ]  # fmt: skip
+
+
+def test_the_launcher_gets_sparkkit_conf_as_files_and_the_environment_is_restored(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    conf = tmp_path / "my conf"  # a space: the JVM options are quoted for the launcher
+    conf.mkdir()
+    (conf / "spark-defaults.conf").write_text("spark.ui.enabled false\n")
+    (conf / "log4j2.properties").write_text("rootLogger.level = warn\n")
+    for name in ("SPARK_CONF_DIR", "PYSPARK_SUBMIT_ARGS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("SPARK_SUBMIT_OPTS", "-Duser.timezone=UTC")
+    monkeypatch.setenv(MODE_ENV, "use")
+    with driver_launch(conf) as launch:
+        assert os.environ["PYSPARK_SUBMIT_ARGS"] == shlex.join(
+            ["--properties-file", str(conf / "spark-defaults.conf"), "pyspark-shell"]
+        )
+        assert os.environ["SPARK_CONF_DIR"] == str(tmp_path / "cache" / "sparkkit" / "jvm" / "empty-conf")
+        assert not any((tmp_path / "cache" / "sparkkit" / "jvm" / "empty-conf").iterdir())
+        assert shlex.split(os.environ["SPARK_SUBMIT_OPTS"]) == [
+            "-Duser.timezone=UTC", f"-Dlog4j2.configurationFile={conf / 'log4j2.properties'}",
+        ]  # fmt: skip
+        assert launch.state.startswith("no class archive yet")
+    assert "PYSPARK_SUBMIT_ARGS" not in os.environ and "SPARK_CONF_DIR" not in os.environ
+    assert os.environ["SPARK_SUBMIT_OPTS"] == "-Duser.timezone=UTC"
+
+
+def test_a_users_own_launcher_configuration_wins_without_an_archive(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SPARK_CONF_DIR", str(tmp_path / "theirs"))
+    monkeypatch.delenv("PYSPARK_SUBMIT_ARGS", raising=False)
+    with driver_launch(tmp_path) as launch:
+        assert os.environ["SPARK_CONF_DIR"] == str(tmp_path / "theirs")
+        assert "PYSPARK_SUBMIT_ARGS" not in os.environ
+    assert (launch.java_options, launch.state) == ([], OWN_LAUNCHER_STATE)
+
+
+def test_an_unwritable_cache_starts_spark_as_before(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("")
+    (tmp_path / "spark-defaults.conf").write_text("spark.ui.enabled false\n")
+    for name in ("SPARK_CONF_DIR", "PYSPARK_SUBMIT_ARGS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    with driver_launch(tmp_path) as launch:
+        assert os.environ["SPARK_CONF_DIR"] == str(tmp_path)
+        assert "PYSPARK_SUBMIT_ARGS" not in os.environ
+    assert launch.java_options == [] and launch.state.startswith("no class archive: [Errno")
