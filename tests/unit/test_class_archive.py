@@ -58,6 +58,15 @@ def env() -> dict[str, str]:
     return {"JAVA_HOME": str(java.parent.parent), MODE_ENV: "auto"}
 
 
+def waiter(env: dict[str, str], directory: Path) -> tuple[Path, Path]:
+    """The JVM and the Java source of a driver stand-in that exits when its stdin closes."""
+    java = find_java(env)
+    assert java is not None
+    source = directory / "Waiter.java"
+    source.write_text(WAITER, encoding="utf-8")
+    return java, source
+
+
 def test_mode_is_checked_and_a_bad_value_stops_every_command_with_exit_2(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -119,10 +128,7 @@ def test_the_key_changes_with_the_jars_the_java_and_the_class_path(
 def test_a_real_jvm_writes_the_archive_at_exit_and_the_next_one_maps_it(
     spark_home: Path, env: dict[str, str], tmp_path: Path
 ) -> None:
-    java = find_java(env)
-    assert java is not None
-    source = tmp_path / "Waiter.java"
-    source.write_text(WAITER, encoding="utf-8")
+    java, source = waiter(env, tmp_path)
     launch = plan_driver_launch(spark_home, env, tmp_path)
     assert launch.archive is not None and launch.training is not None
     proc = subprocess.Popen([str(java), *launch.java_options, str(source)], stdin=subprocess.PIPE)
@@ -180,10 +186,7 @@ def test_a_driver_that_exits_without_writing_is_not_retried(
 def test_a_jvm_killed_before_it_wrote_leaves_no_record_and_the_next_driver_writes(
     spark_home: Path, env: dict[str, str], tmp_path: Path
 ) -> None:
-    java = find_java(env)
-    assert java is not None
-    source = tmp_path / "Waiter.java"
-    source.write_text(WAITER, encoding="utf-8")
+    java, source = waiter(env, tmp_path)
     launch = plan_driver_launch(spark_home, env, tmp_path)
     assert launch.archive is not None and launch.training is not None
     proc = subprocess.Popen([str(java), *launch.java_options, str(source)], stdin=subprocess.PIPE)
