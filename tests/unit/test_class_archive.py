@@ -16,7 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from sparkkit.class_archive import MODE_ENV, Archive, archive_key, find_java, mode, plan_driver_launch
+from sparkkit.class_archive import (
+    MODE_ENV,
+    Archive,
+    DriverLaunch,
+    archive_key,
+    find_java,
+    mode,
+    plan_driver_launch,
+)
 from sparkkit.class_archive import _prune as prune
 from sparkkit.cli import main
 from sparkkit.errors import ConfigError
@@ -65,6 +73,23 @@ def waiter(env: dict[str, str], directory: Path) -> tuple[Path, Path]:
     source = directory / "Waiter.java"
     source.write_text(WAITER, encoding="utf-8")
     return java, source
+
+
+def training_driver(
+    spark_home: Path, env: dict[str, str], directory: Path
+) -> tuple[DriverLaunch, subprocess.Popen[bytes]]:
+    """The first driver's plan, and a stand-in JVM started with it (it writes when it exits)."""
+    java, source = waiter(env, directory)
+    launch = plan_driver_launch(spark_home, env, directory)
+    assert launch.training is not None
+    return launch, subprocess.Popen([str(java), *launch.java_options, str(source)], stdin=subprocess.PIPE)
+
+
+def jvm_exiting_by_itself(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A JVM that exits normally at once (``java -version``) without writing any archive."""
+    java = find_java(env)
+    assert java is not None
+    return subprocess.Popen([str(java), "-version"], stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
 
 def test_mode_is_checked_and_a_bad_value_stops_every_command_with_exit_2(
@@ -128,10 +153,9 @@ def test_the_key_changes_with_the_jars_the_java_and_the_class_path(
 def test_a_real_jvm_writes_the_archive_at_exit_and_the_next_one_maps_it(
     spark_home: Path, env: dict[str, str], tmp_path: Path
 ) -> None:
+    launch, proc = training_driver(spark_home, env, tmp_path)
+    assert launch.archive is not None
     java, source = waiter(env, tmp_path)
-    launch = plan_driver_launch(spark_home, env, tmp_path)
-    assert launch.archive is not None and launch.training is not None
-    proc = subprocess.Popen([str(java), *launch.java_options, str(source)], stdin=subprocess.PIPE)
     archive = launch.finish(proc)  # closes its stdin, waits while it writes, renames
     assert archive == launch.archive and proc.returncode == 0
     assert archive.usable()
@@ -170,12 +194,9 @@ def test_an_archive_not_written_whole_is_never_used(
 def test_a_driver_that_exits_without_writing_is_not_retried(
     spark_home: Path, env: dict[str, str], tmp_path: Path
 ) -> None:
-    java = find_java(env)
-    assert java is not None
     launch = plan_driver_launch(spark_home, env, tmp_path)
     assert launch.archive is not None
-    # a JVM started without the option exits normally and writes nothing
-    proc = subprocess.Popen([str(java), "-version"], stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = jvm_exiting_by_itself(env)  # started without the option: writes nothing
     assert launch.finish(proc) is None
     assert Archive(launch.archive.path).failed()
     after = plan_driver_launch(spark_home, env, tmp_path)
@@ -186,10 +207,8 @@ def test_a_driver_that_exits_without_writing_is_not_retried(
 def test_a_jvm_killed_before_it_wrote_leaves_no_record_and_the_next_driver_writes(
     spark_home: Path, env: dict[str, str], tmp_path: Path
 ) -> None:
-    java, source = waiter(env, tmp_path)
-    launch = plan_driver_launch(spark_home, env, tmp_path)
-    assert launch.archive is not None and launch.training is not None
-    proc = subprocess.Popen([str(java), *launch.java_options, str(source)], stdin=subprocess.PIPE)
+    launch, proc = training_driver(spark_home, env, tmp_path)
+    assert launch.archive is not None
     proc.kill()
     assert launch.finish(proc) is None and proc.returncode == -signal.SIGKILL
     assert not launch.archive.record.exists() and not launch.archive.path.exists()
@@ -200,11 +219,9 @@ def test_only_the_process_that_launched_the_driver_finishes_it(
     spark_home: Path, env: dict[str, str], tmp_path: Path
 ) -> None:
     """A forked child runs its parent's atexit handlers: it must not wait for, or judge, the JVM."""
-    java = find_java(env)
-    assert java is not None
     launch = plan_driver_launch(spark_home, env, tmp_path)
     assert launch.archive is not None
-    proc = subprocess.Popen([str(java), "-version"], stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = jvm_exiting_by_itself(env)
     child = os.fork()
     if child == 0:
         os._exit(0 if launch.finish(proc) is None and not launch.archive.record.exists() else 1)
