@@ -84,8 +84,10 @@ def planned_driver_launch() -> DriverLaunch:
 
 
 def _conf_dir_launch(conf_dir: Path) -> dict[str, str]:
-    """sparkkit's conf directory as the launcher's (unless the user set one): no archive."""
-    return {"SPARK_CONF_DIR": str(conf_dir)} if (conf_dir / "spark-defaults.conf").is_file() else {}
+    """sparkkit's conf directory as the launcher's, unless the user set one: no archive."""
+    if "SPARK_CONF_DIR" in os.environ or not (conf_dir / "spark-defaults.conf").is_file():
+        return {}
+    return {"SPARK_CONF_DIR": str(conf_dir)}
 
 
 def _launcher_spark_home() -> Path:
@@ -97,13 +99,9 @@ def _launcher_spark_home() -> Path:
 
 @contextlib.contextmanager
 def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """``values`` in ``os.environ`` for the block, a user's own SPARK_CONF_DIR kept; restored after."""
+    """``values`` in ``os.environ`` for the block; the previous values restored after it."""
     before: dict[str, str | None] = {name: os.environ.get(name) for name in values}
-    for name, value in values.items():
-        if name == "SPARK_CONF_DIR":
-            os.environ.setdefault(name, value)
-        else:
-            os.environ[name] = value
+    os.environ.update(values)
     try:
         yield
     finally:
