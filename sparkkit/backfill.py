@@ -119,7 +119,7 @@ def run_backfill(
 
     A window that straddles ``start`` or ``end`` holds only the records inside the range.
     """
-    from sparkkit.session import build_spark_session
+    from sparkkit.session import build_spark_session, stop_session
 
     pipeline = load_pipeline(pipeline_file or default_pipeline())
     archive_dir, out_dir = Path(archive).resolve(), Path(out).resolve()
@@ -138,7 +138,7 @@ def run_backfill(
     except Exception as exc:
         raise JobFailedError(f"backfill failed: {first_line(exc)}") from exc
     finally:
-        spark.stop()
+        stop_session(spark)
     for query, rows in written.items():
         print(f"{query}: {rows} rows -> {out_dir / query}", file=report)
     for query, streams in not_archived(pipeline).items():

@@ -55,7 +55,7 @@ from sparkkit.output import BatchWriter, quoted
 from sparkkit.pipeline import Pipeline, QuerySpec, StreamSpec, default_pipeline, load_pipeline
 from sparkkit.progress import BatchObserver, RunStats, reset_stats
 from sparkkit.sample import Reservoir
-from sparkkit.session import build_spark_session
+from sparkkit.session import build_spark_session, stop_session
 from sparkkit.sinks import MemorySink
 from sparkkit.sources import SourceContext
 from sparkkit.stateviews import StateViews
@@ -594,7 +594,7 @@ def run_pipeline(
         view.stop()
         withdraw(endpoint, state_dir / ENDPOINT_FILE)
         metrics.close()
-        spark.stop()
+        stop_session(spark)
     return processor
 
 

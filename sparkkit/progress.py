@@ -177,9 +177,17 @@ class StructuredProgress(StreamingQueryListener):
             self._ended.add(str(event.id))
             self._ended_changed.notify_all()
 
-    def wait_ended(self, query_ids: Sequence[str], timeout: float) -> bool:
+    def wait_ended(
+        self, query_ids: Sequence[str], timeout: float, abandon: Callable[[], bool] = lambda: False
+    ) -> bool:
         """Block until the termination of every query in ``query_ids`` has been delivered here
         (Spark's listener bus delivers a query's events in order: its progress events before);
-        False if ``timeout`` seconds passed first."""
+        False if ``timeout`` seconds passed first, or ``abandon()`` (asked every 0.2 s) said so."""
+        deadline = time.monotonic() + timeout
         with self._ended_changed:
-            return self._ended_changed.wait_for(lambda: self._ended.issuperset(query_ids), timeout)
+            while not self._ended.issuperset(query_ids):
+                left = deadline - time.monotonic()
+                if left <= 0 or abandon():
+                    return False
+                self._ended_changed.wait(min(left, 0.2))
+            return True

@@ -38,7 +38,7 @@ from sparkkit.liveview import LiveView
 from sparkkit.metrics import METRICS_FILE, MetricsLog, observed
 from sparkkit.output import BatchWriter
 from sparkkit.progress import BatchObserver, RunStats, reset_stats
-from sparkkit.session import build_streaming_context, session_for
+from sparkkit.session import build_streaming_context, session_for, stop_session
 from sparkkit.sinks import Sink, sink_for
 from sparkkit.sources import Source, SourceContext, source_for
 from sparkkit.supervisor import DStreamQuery, Query, StructuredQuery, Supervised, Supervisor, first_line
@@ -317,5 +317,5 @@ def run(config: JobConfig, spark: SparkSession | None = None) -> RunStats:
         if metrics is not None:
             metrics.close()
         if own_session:  # stop Spark while Python can still answer its last listener events
-            spark.stop()
+            stop_session(spark)
     return job_run.stats

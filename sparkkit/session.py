@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import signal
 import sys
 import warnings
 from collections.abc import Iterator, Mapping
@@ -161,6 +162,31 @@ def build_spark_session(
     if submitted_without_conf:
         spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+def driver_exit_status(spark: SparkSession) -> int | None:
+    """The exit status of the driver JVM this process launched (``-15``: killed by SIGTERM, as a
+    signal sent to the whole process group does), or None while it runs or when another process
+    (``spark-submit``) launched it."""
+    proc = getattr(spark.sparkContext._gateway, "proc", None)
+    return proc.poll() if proc is not None else None
+
+
+def driver_exit_reason(status: int) -> str:
+    """``status`` of :func:`driver_exit_status` in words: ``killed by SIGKILL``, ``exit code 143
+    after SIGTERM`` (the JVM's own exit once its shutdown hooks ran), ``exit code 1``."""
+    with contextlib.suppress(ValueError):
+        if status < 0:
+            return f"killed by {signal.Signals(-status).name}"
+        if status > 128:
+            return f"exit code {status} after {signal.Signals(status - 128).name}"
+    return f"exit code {status}"
+
+
+def stop_session(spark: SparkSession) -> None:
+    """Stop a session this process built; nothing to stop when its driver JVM has exited."""
+    if driver_exit_status(spark) is None:
+        spark.stop()
 
 
 def read_spark_defaults(path: Path) -> dict[str, str]:

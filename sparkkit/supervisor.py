@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparkkit.errors import JobFailedError, SparkkitError
 from sparkkit.progress import BatchObserver, DStreamProgress, RunStats, StructuredProgress, stats_for
+from sparkkit.session import driver_exit_reason, driver_exit_status
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -111,13 +112,16 @@ class StructuredQuery(Query):
         self.endless = endless
         self.query: StreamingQuery | None = None
         self.starter: Callable[[DataStreamWriter], StreamingQuery] | None = None
+        self._id: str | None = None
 
     @property
     def id(self) -> str | None:
-        return str(self.query.id) if self.query is not None else None
+        """The query's id, read once at start (stopping must not need the JVM to answer)."""
+        return self._id
 
     def start(self) -> None:
         self.query = self.writer.start() if self.starter is None else self.starter(self.writer)
+        self._id = str(self.query.id)
 
     def await_end(self) -> None:
         if self.query is not None:
@@ -583,17 +587,32 @@ class Supervisor:
                 for query in queries:
                     with contextlib.suppress(Exception):  # a query failing as it stops is stopped
                         query.stop(graceful=False)
+            heard_every_end = False
             if self._listener is not None:
                 ids = [q.id for q in queries if isinstance(q, StructuredQuery) and q.id is not None]
-                self._listener.wait_ended(ids, LISTENER_SECONDS)
-                with contextlib.suppress(Exception):  # the session may be gone already
-                    self.spark.streams.removeListener(self._listener)
+                heard_every_end = self._listener.wait_ended(
+                    ids, LISTENER_SECONDS, abandon=self._driver_exited
+                )
+                if not self._driver_exited():
+                    with contextlib.suppress(Exception):  # the session may be gone already
+                        self.spark.streams.removeListener(self._listener)
                 self._listener = None
+            exit_status = driver_exit_status(self.spark)
+            if exit_status is not None and not heard_every_end:  # killed with its process group, say
+                failure = JobFailedError(
+                    f"the Spark driver JVM exited ({driver_exit_reason(exit_status)}) before the queries "
+                    "were stopped: a batch it was running, if any, is not committed; a restart from the "
+                    "checkpoint runs it again"
+                )
+                self._fail(failure, RuntimeError(f"driver JVM exit status {exit_status}"))
             if self.cleanup is not None:
                 cleanup, self.cleanup = self.cleanup, None
                 cleanup()
         if threading.current_thread() is threading.main_thread():
             self._restore_handler()  # else wait() restores it, on the main thread
+
+    def _driver_exited(self) -> bool:
+        return driver_exit_status(self.spark) is not None
 
 
 def _drain(query: StructuredQuery, deadline: float) -> None:

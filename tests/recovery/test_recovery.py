@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -25,6 +26,7 @@ from typing import Any
 import pytest
 
 from sparkkit.metrics import METRICS_FILE, read_metrics
+from sparkkit.supervisor import LISTENER_SECONDS
 from tests.processes import (
     batch_interval,
     driver_env,
@@ -212,4 +214,44 @@ def test_kafka_wordcount_sigkill_then_restart_is_exact(
     wait_until(exact, 180, f"exact totals {dict(expected)}", log)
     assert stop_gracefully(second) == 0, log.read_text()[-3000:]
     producer.close()
+    assert exact(), "a record was counted twice after the totals were reached"
+
+
+def test_sigterm_to_the_process_group_stops_at_once_saying_so_then_restarts_exact(tmp_path: Path) -> None:
+    """``timeout``, systemd and a terminal's kill of the job send SIGTERM to the whole group: the
+    JVM runs its shutdown hooks and exits while sparkkit stops the queries. sparkkit then says in
+    one line that the JVM went first (exit 1), without waiting for listener events that cannot come,
+    or stops cleanly if it won the race (exit 0); never a traceback. The restart is exact."""
+    watched, out, ck, log = tmp_path / "in", tmp_path / "out", tmp_path / "ck", tmp_path / "driver.log"
+    watched.mkdir()
+    args = ["run", "wordcount", "--source", f"file://{watched}", "--sink", f"json://{out}",
+            "--checkpoint", str(ck), "--batch-interval", "1s", "--duration", "0"]  # fmt: skip
+    expected: Counter[str] = Counter()
+
+    def feed(i: int) -> None:
+        lines = file_records(i)
+        (watched / f".f{i}.tmp").write_text("".join(line + "\n" for line in lines))
+        os.replace(watched / f".f{i}.tmp", watched / f"f{i:03d}.txt")
+        expected.update(w for line in lines for w in line.split())
+
+    def exact() -> bool:
+        return sum_by("word")(json_rows(out)) == expected
+
+    first = start_driver(args, log)
+    feed(0)
+    wait_until(exact, 120, "the first file counted", log)
+    feed(1)
+    os.killpg(first.pid, signal.SIGTERM)
+    # the listener's wait (LISTENER_SECONDS) would have run out first, had it not seen the JVM go
+    code = first.wait(timeout=LISTENER_SECONDS)
+    said = log.read_text()
+    assert "Traceback" not in said, said[-3000:]
+    assert code in (0, 1), said[-3000:]
+    if code == 1:
+        assert "sparkkit: error: the Spark driver JVM exited (" in said and "SIGTERM)" in said, said[-3000:]
+
+    second = start_driver(args, log)
+    feed(2)
+    wait_until(exact, 180, f"exact totals {dict(expected)}", log)
+    assert stop_gracefully(second) == 0, log.read_text()[-3000:]
     assert exact(), "a record was counted twice after the totals were reached"
