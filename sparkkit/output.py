@@ -14,16 +14,12 @@ from typing import TYPE_CHECKING, Any
 from sparkkit.checkpoint import CheckpointLayout, record_batch
 from sparkkit.progress import stats_for
 from sparkkit.sinks import BatchInfo, Delivery, Sink
+from sparkkit.sinks.base import quoted
 
 if TYPE_CHECKING:
     from pyspark import RDD
     from pyspark.sql import DataFrame
     from pyspark.sql.types import StructType
-
-
-def quoted(name: str) -> str:
-    """A column name as Spark reads it literally, whatever it holds (``count(1)``, dots)."""
-    return "`" + name.replace("`", "``") + "`"
 
 
 def plan_as_small_batch(df: DataFrame) -> None:

@@ -51,12 +51,13 @@ from sparkkit.liveview import LiveView
 from sparkkit.metrics import METRICS_FILE, MetricsLog
 from sparkkit.origin import COLUMN as ORIGIN_COLUMN
 from sparkkit.origin import origin_column
-from sparkkit.output import BatchWriter, quoted
+from sparkkit.output import BatchWriter
 from sparkkit.pipeline import Pipeline, QuerySpec, StreamSpec, default_pipeline, load_pipeline
 from sparkkit.progress import BatchObserver, RunStats, reset_stats
 from sparkkit.sample import Reservoir
 from sparkkit.session import build_spark_session, stop_session
 from sparkkit.sinks import MemorySink
+from sparkkit.sinks.base import quoted
 from sparkkit.sources import SourceContext
 from sparkkit.stateviews import StateViews
 from sparkkit.supervisor import Query, StructuredQuery, Supervised, Supervisor, first_line

@@ -19,6 +19,12 @@ from sparkkit.errors import ConfigError
 #: How timestamps are written as JSON: milliseconds and the zone, so they read back exactly.
 JSON_TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSXXX"
 
+
+def quoted(name: str) -> str:
+    """A column name as Spark reads it literally, whatever it holds (``count(1)``, dots)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
 _OPTION_CHECKS = {
     "a whole number >= 1": lambda v: v.isascii() and v.isdigit() and int(v) >= 1,
     "true or false": lambda v: v.lower() in ("true", "false"),

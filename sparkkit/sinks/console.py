@@ -5,24 +5,42 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, ClassVar
 
-from sparkkit.sinks.base import BatchInfo, Delivery, Sink
+from sparkkit.sinks.base import BatchInfo, Delivery, Sink, quoted
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import Column, DataFrame
+    from pyspark.sql.types import DataType
 
 
 class ConsoleSink(Sink):
-    """Prints up to ``?rows=N`` rows (default 20) of every batch, largest counts first."""
+    """Prints up to ``?rows=N`` rows (default 20) of every batch: largest counts first, else in
+    the order of the columns' values.
+
+    One job reads the batch: the rows shown are the first of a sort that sees every row, and an
+    observation on its input counts them all (the writer needs no count of its own).
+    """
 
     scheme = "console"
     delivery = Delivery.AT_LEAST_ONCE
+    counts_rows = True
     options: ClassVar[dict[str, str]] = {"rows": "a whole number >= 1"}
 
-    def write(self, df: DataFrame, batch: BatchInfo) -> None:
+    def write(self, df: DataFrame, batch: BatchInfo) -> int:
+        from pyspark.sql import Observation
+        from pyspark.sql import functions as F
+
+        from sparkkit.metrics import observed
+
         limit = int(self.address.params.get("rows", "20"))
-        if "count" in df.columns:
-            df = df.orderBy(df["count"].desc(), *[c for c in df.columns if c != "count"])
-        rows = df.limit(limit + 1).collect()
+        order = _display_order(df)
+        if order:
+            seen = Observation()
+            counted = df.observe(seen, F.count(F.lit(1)).alias("rows"))
+            rows = counted.orderBy(*order).limit(limit).collect()
+            total = int(observed(seen).get("rows", 0))
+        else:  # nothing to sort by: a limit alone stops reading early, so count on its own
+            total = df.count()
+            rows = df.limit(limit).collect()
         label = batch.time.strftime("%Y-%m-%d %H:%M:%S")
         if batch.batch_id is not None:
             label += f" (batch {batch.batch_id})"
@@ -31,12 +49,29 @@ class ConsoleSink(Sink):
             out.append("(no rows)")
         else:
             columns = [c for c in df.columns if c != "batch_time"]
-            widths = [max(len(c), *(len(str(r[c])) for r in rows[:limit])) for c in columns]
+            widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in columns]
             out.append("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
-            out += [
-                "  ".join(str(r[c]).ljust(w) for c, w in zip(columns, widths, strict=True))
-                for r in rows[:limit]
-            ]
-            if len(rows) > limit:
-                out.append(f"... (showing the first {limit} rows)")
+            out += ["  ".join(str(r[c]).ljust(w) for c, w in zip(columns, widths, strict=True)) for r in rows]
+            if total > limit:
+                out.append(f"... (showing the first {limit} of {total} rows)")
         print("\n".join(out), file=sys.stdout, flush=True)
+        return total
+
+
+def _display_order(df: DataFrame) -> list[Column]:
+    """``count`` descending, then every other column Spark can sort (no maps), ascending."""
+    from pyspark.sql import functions as F
+
+    names = [f.name for f in df.schema.fields if _sortable(f.dataType)]
+    order = [F.col(quoted(n)).asc_nulls_first() for n in names if n != "count"]
+    return [F.col("count").desc(), *order] if "count" in names else order
+
+
+def _sortable(kind: DataType) -> bool:
+    from pyspark.sql.types import ArrayType, MapType, StructType, VariantType
+
+    if isinstance(kind, ArrayType):
+        return _sortable(kind.elementType)
+    if isinstance(kind, StructType):
+        return all(_sortable(f.dataType) for f in kind.fields)
+    return not isinstance(kind, MapType | VariantType)
