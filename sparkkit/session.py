@@ -7,6 +7,7 @@ import os
 import shlex
 import signal
 import sys
+import threading
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -149,6 +150,7 @@ def build_spark_session(
     if submitted or SparkContext._gateway is not None:  # the JVM is up: nothing to launch
         spark = builder.getOrCreate()
     else:
+        threading.Thread(target=_import_pandas, name="sparkkit-import-pandas", daemon=True).start()
         with driver_launch() as launch:
             spark = builder.getOrCreate()
         gateway = spark.sparkContext._gateway
@@ -162,6 +164,15 @@ def build_spark_session(
     if submitted_without_conf:
         spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+def _import_pandas() -> None:
+    """Import pandas (~0.3 s) while the driver JVM boots and Python only waits for it: PySpark's
+    first py4j call with arguments imports it anyway (its numpy converter asks
+    ``pyspark.testing.utils``), and then the JVM waits for Python. Only pandas, which nothing
+    imports while the JVM starts: two threads importing the same modules can deadlock."""
+    with contextlib.suppress(Exception):  # not installed: PySpark's import fails the same way later
+        import pandas  # noqa: F401
 
 
 def driver_exit_status(spark: SparkSession) -> int | None:
