@@ -13,7 +13,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql.types import LongType, MapType, StringType, StructField, StructType
 
 from sparkkit.output import BatchWriter
-from sparkkit.progress import stats_for
+from sparkkit.progress import reset_stats
 from sparkkit.sinks import BatchInfo, sink_for
 
 WHEN = datetime(2026, 11, 26, 8, 0, 0)
@@ -37,13 +37,14 @@ def test_word_counts_print_the_largest_first_and_count_every_row(
     schema = StructType([StructField("word", StringType()), StructField("count", LongType())])
     df = spark.createDataFrame(sorted(counts.items()), schema).repartition(3)
     writer = BatchWriter(sink_for("console://?rows=7"), schema, "console-test", "run", with_batch_time=False)
+    stats = reset_stats("console-test")
 
     writer.emit(df, BatchInfo(WHEN, 3, "run"))
 
     shown = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:7]
     expected = [*HEADER, *table(["word", "count"], shown), f"... (showing the first 7 of {len(counts)} rows)"]
     assert capsys.readouterr().out.splitlines() == expected
-    assert stats_for("console-test").rows == len(counts)
+    assert stats.rows == len(counts)
 
 
 def test_an_empty_batch_says_so_and_counts_none(
@@ -72,7 +73,7 @@ def test_rows_without_counts_print_in_value_order_and_unsortable_columns_are_sho
     assert capsys.readouterr().out.splitlines() == expected
 
 
-def test_nothing_sortable_still_counts_every_row(
+def test_nothing_sortable_prints_rows_as_they_come_and_counts_every_row(
     spark: SparkSession, capsys: pytest.CaptureFixture[str]
 ) -> None:
     df = spark.createDataFrame([({"i": i},) for i in range(25)], "m map<string,bigint>").repartition(4)
