@@ -55,7 +55,13 @@ from sparkkit.output import BatchWriter
 from sparkkit.pipeline import Pipeline, QuerySpec, StreamSpec, default_pipeline, load_pipeline
 from sparkkit.progress import BatchObserver, RunStats, reset_stats
 from sparkkit.sample import Reservoir
-from sparkkit.session import build_spark_session, stop_session
+from sparkkit.session import (
+    DRIVER_EXIT_WAIT_SECONDS,
+    build_spark_session,
+    driver_exit_error,
+    driver_exit_status,
+    stop_session,
+)
 from sparkkit.sinks import MemorySink
 from sparkkit.sinks.base import quoted
 from sparkkit.sources import SourceContext
@@ -590,7 +596,13 @@ def run_pipeline(
             before_stop=_asking(prepared.root, pipeline.name, ask, out),
         )
         view.stop()
-        print_summary(processor, out)
+        try:
+            print_summary(processor, out)  # reads the archive through Spark
+        except Exception:
+            status = driver_exit_status(spark, DRIVER_EXIT_WAIT_SECONDS)
+            if status is None:
+                raise
+            raise driver_exit_error(status) from None
     finally:
         view.stop()
         withdraw(endpoint, state_dir / ENDPOINT_FILE)

@@ -6,6 +6,7 @@ import contextlib
 import os
 import shlex
 import signal
+import subprocess
 import sys
 import threading
 import warnings
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from sparkkit.class_archive import DriverLaunch, empty_conf_dir, plan_driver_launch
 from sparkkit.config import JobConfig, find_conf_dir
+from sparkkit.errors import JobFailedError
 from sparkkit.redaction import spark_redaction_conf
 from sparkkit.secrets import remember_environment, share_with_workers
 
@@ -175,29 +177,47 @@ def _import_pandas() -> None:
         import pandas  # noqa: F401
 
 
-def driver_exit_status(spark: SparkSession) -> int | None:
-    """The exit status of the driver JVM this process launched (``-15``: killed by SIGTERM, as a
-    signal sent to the whole process group does), or None while it runs or when another process
-    (``spark-submit``) launched it."""
+#: How long a failed call into the driver waits for its JVM to finish exiting before it is taken
+#: for a failure of its own (a JVM killed with the process group runs its shutdown hooks first).
+DRIVER_EXIT_WAIT_SECONDS = 10.0
+
+
+def driver_exit_status(spark: SparkSession, wait: float = 0.0) -> int | None:
+    """The exit status of the driver JVM this process launched (143 after SIGTERM, which a signal
+    to the whole process group sends it; -9 when SIGKILLed), or None while it runs, ``wait``
+    seconds at most, or when another process (``spark-submit``) launched it."""
     proc = getattr(spark.sparkContext._gateway, "proc", None)
-    return proc.poll() if proc is not None else None
+    if proc is None:
+        return None
+    if wait > 0:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(wait)
+    return proc.poll()
 
 
-def driver_exit_reason(status: int) -> str:
-    """``status`` of :func:`driver_exit_status` in words: ``killed by SIGKILL``, ``exit code 143
-    after SIGTERM`` (the JVM's own exit once its shutdown hooks ran), ``exit code 1``."""
-    with contextlib.suppress(ValueError):
+def driver_exit_error(status: int) -> JobFailedError:
+    """The error of a run whose driver JVM exited (``status``) before its queries were stopped."""
+    how = f"exit code {status}"
+    with contextlib.suppress(ValueError):  # not a signal's number
         if status < 0:
-            return f"killed by {signal.Signals(-status).name}"
-        if status > 128:
-            return f"exit code {status} after {signal.Signals(status - 128).name}"
-    return f"exit code {status}"
+            how = f"killed by {signal.Signals(-status).name}"
+        elif status > 128:
+            how = f"exit code {status} after {signal.Signals(status - 128).name}"
+    return JobFailedError(
+        f"the Spark driver JVM exited ({how}) before the queries were stopped: a batch it was "
+        "running, if any, is not committed; a restart from the checkpoint runs it again"
+    )
 
 
 def stop_session(spark: SparkSession) -> None:
-    """Stop a session this process built; nothing to stop when its driver JVM has exited."""
-    if driver_exit_status(spark) is None:
-        spark.stop()
+    """Stop a session this process built; nothing to stop when its driver JVM has exited (a call
+    failing while it exits is not an error of the session's)."""
+    try:
+        if driver_exit_status(spark) is None:
+            spark.stop()
+    except Exception:
+        if driver_exit_status(spark, DRIVER_EXIT_WAIT_SECONDS) is None:
+            raise
 
 
 def read_spark_defaults(path: Path) -> dict[str, str]:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparkkit.errors import JobFailedError, SparkkitError
 from sparkkit.progress import BatchObserver, DStreamProgress, RunStats, StructuredProgress, stats_for
-from sparkkit.session import driver_exit_reason, driver_exit_status
+from sparkkit.session import DRIVER_EXIT_WAIT_SECONDS, driver_exit_error, driver_exit_status
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -413,6 +413,7 @@ class Supervisor:
             query.observers = self.observers
         self.started: list[Query] = []
         self.failure: JobFailedError | None = None
+        self._stopped = False
         self._ended = threading.Event()
         self._stopping = threading.Event()
         self._stop_lock = threading.RLock()
@@ -491,6 +492,9 @@ class Supervisor:
             query.await_end()
         except BaseException as exc:
             failure = JobFailedError(f"{query.name} failed: {first_line(exc)}")
+            # the JVM went (killed, out of memory, its shutdown hooks stopping the queries): say that
+            status = driver_exit_status(self.spark, DRIVER_EXIT_WAIT_SECONDS if _lost_driver(exc) else 1.0)
+            failure = driver_exit_error(status) if status is not None else failure
             if not self._stopping.is_set() and self._fail(failure, exc):
                 self._ended.set()
                 self.stop(graceful=False)  # one failing stops the rest
@@ -563,15 +567,22 @@ class Supervisor:
         StreamingContext stops with ``stopGraceFully``. Otherwise each query is stopped at once,
         newest first. Either way the progress listener is removed only once it has seen every
         stopped query end (Spark posts that after the query's last progress), so the observers
-        and the statistics have every batch that ran when ``stop`` returns.
+        and the statistics have every batch that ran when ``stop`` returns. A driver JVM that
+        exited meanwhile (a SIGTERM to the whole process group) ends the wait at once and fails
+        the run with :func:`~sparkkit.session.driver_exit_error`, if a stop did not complete.
         """
         self._stopping.set()
         with self._stop_lock:
+            if self._stopped and self._driver_exited():
+                return  # stopped already; the JVM has exited since: nothing left to stop
             queries = list(reversed(self.started))
+            unstopped: list[str] = []  # queries whose stop raised
             if graceful:
                 deadline = time.monotonic() + GRACE_SECONDS
                 drains = [
-                    threading.Thread(target=_drain, args=(q, deadline), name=f"sparkkit-drain-{q.name}")
+                    threading.Thread(
+                        target=_drain, args=(q, deadline, unstopped), name=f"sparkkit-drain-{q.name}"
+                    )
                     for q in queries
                     if isinstance(q, StructuredQuery)
                 ]
@@ -579,15 +590,13 @@ class Supervisor:
                     drain.start()
                 for query in queries:
                     if not isinstance(query, StructuredQuery):
-                        with contextlib.suppress(Exception):
-                            query.stop(graceful=True)
+                        _stop(query, True, unstopped)
                 for drain in drains:
                     drain.join()
             else:
                 for query in queries:
-                    with contextlib.suppress(Exception):  # a query failing as it stops is stopped
-                        query.stop(graceful=False)
-            heard_every_end = False
+                    _stop(query, False, unstopped)
+            heard_every_end = True
             if self._listener is not None:
                 ids = [q.id for q in queries if isinstance(q, StructuredQuery) and q.id is not None]
                 heard_every_end = self._listener.wait_ended(
@@ -597,27 +606,54 @@ class Supervisor:
                     with contextlib.suppress(Exception):  # the session may be gone already
                         self.spark.streams.removeListener(self._listener)
                 self._listener = None
-            exit_status = driver_exit_status(self.spark)
-            if exit_status is not None and not heard_every_end:  # killed with its process group, say
-                failure = JobFailedError(
-                    f"the Spark driver JVM exited ({driver_exit_reason(exit_status)}) before the queries "
-                    "were stopped: a batch it was running, if any, is not committed; a restart from the "
-                    "checkpoint runs it again"
-                )
-                self._fail(failure, RuntimeError(f"driver JVM exit status {exit_status}"))
+            unclean = bool(unstopped) or not heard_every_end
+            status = driver_exit_status(self.spark, DRIVER_EXIT_WAIT_SECONDS if unclean else 0.0)
+            if status is not None and (unclean or self.failure is not None):
+                self._driver_failed(status)  # killed with its process group, say
             if self.cleanup is not None:
                 cleanup, self.cleanup = self.cleanup, None
-                cleanup()
+                try:
+                    cleanup()
+                except Exception:
+                    status = driver_exit_status(self.spark, DRIVER_EXIT_WAIT_SECONDS)
+                    if status is None:
+                        raise
+                    self._driver_failed(status)
+            self._stopped = True
         if threading.current_thread() is threading.main_thread():
             self._restore_handler()  # else wait() restores it, on the main thread
+
+    def _driver_failed(self, status: int) -> None:
+        """The run fails because its driver JVM exited before sparkkit stopped it: that is the
+        cause to report, over what the queries failed with as it went."""
+        failure = driver_exit_error(status)
+        failure.__cause__ = RuntimeError(f"driver JVM exit status {status}")
+        with self._count_lock:
+            self.failure = failure
 
     def _driver_exited(self) -> bool:
         return driver_exit_status(self.spark) is not None
 
 
-def _drain(query: StructuredQuery, deadline: float) -> None:
-    with contextlib.suppress(Exception):  # a query failing as it stops is stopped
+def _lost_driver(exc: BaseException) -> bool:
+    """Did a py4j call fail because the connection to the driver JVM broke?"""
+    from py4j.protocol import Py4JNetworkError
+
+    return isinstance(exc, Py4JNetworkError | ConnectionError)
+
+
+def _drain(query: StructuredQuery, deadline: float, unstopped: list[str]) -> None:
+    try:
         query.drain(deadline)
+    except Exception:  # a query failing as it stops is stopped; noted for the driver's check
+        unstopped.append(query.name)
+
+
+def _stop(query: Query, graceful: bool, unstopped: list[str]) -> None:
+    try:
+        query.stop(graceful=graceful)
+    except Exception:  # a query failing as it stops is stopped; noted for the driver's check
+        unstopped.append(query.name)
 
 
 class Supervised:

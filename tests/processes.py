@@ -81,6 +81,15 @@ def start_driver(args: Sequence[str], log: Path, **env: str) -> subprocess.Popen
     return proc
 
 
+def ended_output(log: Path, timeout: float = 60) -> str:
+    """The log of the driver last started with ``log``, once that driver's output has ended."""
+    output = _OUTPUTS[log]
+    with output.changed:
+        if not output.changed.wait_for(lambda: output.ended, timeout):
+            raise AssertionError(f"the driver's output did not end within {timeout} s")
+    return log.read_text(errors="replace")
+
+
 def batch_interval(api: str) -> str:
     """The ``--batch-interval`` of a job run in a driver process of its own, by API.
 
