@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shlex
 import signal
@@ -153,6 +154,7 @@ def build_spark_session(
         spark = builder.getOrCreate()
     else:
         threading.Thread(target=_import_pandas, name="sparkkit-import-pandas", daemon=True).start()
+        _quiet_broken_connections()
         with driver_launch() as launch:
             spark = builder.getOrCreate()
         gateway = spark.sparkContext._gateway
@@ -166,6 +168,30 @@ def build_spark_session(
     if submitted_without_conf:
         spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+class _BrokenConnectionFilter(logging.Filter):
+    """Drops py4j's log records of a call that failed because the connection to the driver JVM
+    broke: the JVM exited, which the run reports in one line (:func:`driver_exit_error`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from py4j.protocol import Py4JNetworkError
+
+        error = record.exc_info[1] if record.exc_info else None
+        while error is not None:
+            if isinstance(error, Py4JNetworkError | ConnectionError):
+                return False
+            error = error.__cause__ or error.__context__
+        return True
+
+
+def _quiet_broken_connections() -> None:
+    """A Python callback (a listener, ``foreachBatch``) that the JVM called just before it went
+    fails calling back; py4j logs that with its traceback, which is noise once the JVM is gone."""
+    for name in ("py4j.clientserver", "py4j.java_gateway"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _BrokenConnectionFilter) for f in logger.filters):
+            logger.addFilter(_BrokenConnectionFilter())
 
 
 def _import_pandas() -> None:
