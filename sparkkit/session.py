@@ -177,6 +177,8 @@ class _BrokenConnectionFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         from py4j.protocol import Py4JNetworkError
 
+        if not (record.name.startswith("py4j") or f"{os.sep}py4j{os.sep}" in record.pathname):
+            return True  # py4j also logs through the root logger (``logging.exception``)
         error = record.exc_info[1] if record.exc_info else None
         while error is not None:
             if isinstance(error, Py4JNetworkError | ConnectionError):
@@ -188,7 +190,7 @@ class _BrokenConnectionFilter(logging.Filter):
 def _quiet_broken_connections() -> None:
     """A Python callback (a listener, ``foreachBatch``) that the JVM called just before it went
     fails calling back; py4j logs that with its traceback, which is noise once the JVM is gone."""
-    for name in ("py4j.clientserver", "py4j.java_gateway"):
+    for name in ("py4j.clientserver", "py4j.java_gateway", ""):
         logger = logging.getLogger(name)
         if not any(isinstance(f, _BrokenConnectionFilter) for f in logger.filters):
             logger.addFilter(_BrokenConnectionFilter())

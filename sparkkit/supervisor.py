@@ -491,11 +491,7 @@ class Supervisor:
         try:
             query.await_end()
         except BaseException as exc:
-            failure = JobFailedError(f"{query.name} failed: {first_line(exc)}")
-            # the JVM went (killed, out of memory, its shutdown hooks stopping the queries): say that
-            status = driver_exit_status(self.spark, DRIVER_EXIT_WAIT_SECONDS if _lost_driver(exc) else 1.0)
-            failure = driver_exit_error(status) if status is not None else failure
-            if not self._stopping.is_set() and self._fail(failure, exc):
+            if not self._stopping.is_set() and self._fail(self._failure_of(query, exc), exc):
                 self._ended.set()
                 self.stop(graceful=False)  # one failing stops the rest
         finally:
@@ -622,6 +618,14 @@ class Supervisor:
             self._stopped = True
         if threading.current_thread() is threading.main_thread():
             self._restore_handler()  # else wait() restores it, on the main thread
+
+    def _failure_of(self, query: Query, exc: BaseException) -> JobFailedError:
+        """What a query's end with ``exc`` is reported as: the driver JVM's exit when it went
+        (killed, out of memory, its shutdown hooks stopping the queries), else the query's error."""
+        status = driver_exit_status(self.spark, DRIVER_EXIT_WAIT_SECONDS if _lost_driver(exc) else 1.0)
+        if status is not None:
+            return driver_exit_error(status)
+        return JobFailedError(f"{query.name} failed: {first_line(exc)}")
 
     def _driver_failed(self, status: int) -> None:
         """The run fails because its driver JVM exited before sparkkit stopped it: that is the
