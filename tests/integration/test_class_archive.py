@@ -1,5 +1,5 @@
-"""The driver's class archive with real drivers: the first writes it as it exits, the next starts
-from it (HotSpot says so), and ``sparkkit warm-up`` writes one on purpose.
+"""The driver's class archive with real drivers: ``sparkkit warm-up`` writes it, the next driver
+starts from it (HotSpot says so).
 
 Each test has a cache directory of its own (``XDG_CACHE_HOME``) and ``SPARKKIT_CLASS_ARCHIVE=auto``,
 so it starts with no archive whatever the suite's warm-up wrote.
@@ -62,50 +62,44 @@ def jvm_of(pid: int) -> int:
     return jvms[0]
 
 
-def test_the_first_driver_writes_the_archive_at_exit_and_the_next_starts_from_it(tmp_path: Path) -> None:
+def test_warm_up_writes_the_archive_once_and_the_next_driver_starts_from_it(tmp_path: Path) -> None:
+    """One archive dump for all the claims (each costs a driver and ~180 MB written): a plain
+    run's write at its exit is the same ``finish_training``, tested with a real JVM in the unit tests."""
     cache, inputs = tmp_path / "cache", tmp_path / "in"
     inputs.mkdir()
     (inputs / "words.txt").write_text("\n".join(LINES) + "\n", encoding="utf-8")
     env = {"XDG_CACHE_HOME": str(cache), MODE_ENV: "auto"}
 
-    def arguments(out: Path) -> list[str]:
-        return ["run", "wordcount", "--source", f"file://{inputs}", "--sink", f"json://{out}"]
+    def warm_up(**extra: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "sparkkit.cli", "warm-up"]
+        return subprocess.run(
+            command, capture_output=True, text=True, env=driver_env(**{**env, **extra}), cwd=ROOT, timeout=600
+        )
 
-    first = subprocess.run(
-        [sys.executable, "-m", "sparkkit.cli", *arguments(tmp_path / "out1"), "--duration", "6s"],
-        capture_output=True, text=True, env=driver_env(**env), cwd=ROOT, timeout=600,
-    )  # fmt: skip
-    assert first.returncode == 0, first.stderr[-3000:]
-    assert json_word_totals(tmp_path / "out1") == expected_totals()
+    done = warm_up()
+    assert done.returncode == 0, done.stderr[-3000:]
     [archive] = archives(cache)
-    assert f"[sparkkit] writing the JVM class archive for faster starts (once): {archive}" in first.stderr
+    assert done.stdout.splitlines()[-1] == f"wrote the class archive {archive}"
     assert json.loads(archive.with_suffix(".json").read_text()) == {"size": archive.stat().st_size}
     assert not list(archive.parent.glob("*.partial"))
+    again = warm_up()
+    assert (again.returncode, again.stdout) == (0, f"the class archive is there: {archive}\n")
+    said = warm_up(**{MODE_ENV: "off"})
+    assert (said.returncode, said.stdout) == (0, f"no class archive: {MODE_ENV}=off\n")
 
-    log = tmp_path / "second.log"
-    second = start_driver(arguments(tmp_path / "out2"), log, **env)
+    log, out = tmp_path / "run.log", tmp_path / "out"
+    driver = start_driver(
+        ["run", "wordcount", "--source", f"file://{inputs}", "--sink", f"json://{out}"], log, **env
+    )
     try:
-        wait_until(lambda: json_word_totals(tmp_path / "out2") == expected_totals(), 240, "the counts", log)
-        jvm = jvm_of(second.pid)
+        wait_until(lambda: json_word_totals(out) == expected_totals(), 240, "the counts", log)
+        jvm = jvm_of(driver.pid)
         command = Path(f"/proc/{jvm}/cmdline").read_bytes().split(b"\0")
         assert f"-XX:SharedArchiveFile={archive}".encode() in command
         assert not any(part.startswith(b"-XX:ArchiveClassesAtExit") for part in command)
         base, base_top, top = mapped_archives(jvm)
         assert base < base_top < top, "only the JDK's own archive is mapped, not sparkkit's"
     finally:
-        assert stop_gracefully(second) == 0
+        assert stop_gracefully(driver) == 0
     assert "writing the JVM class archive" not in log.read_text()
     assert archives(cache) == [archive]
-
-
-def test_warm_up_writes_the_archive_once(tmp_path: Path) -> None:
-    env = driver_env(XDG_CACHE_HOME=str(tmp_path / "cache"), **{MODE_ENV: "auto"})
-    command = [sys.executable, "-m", "sparkkit.cli", "warm-up"]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    [archive] = archives(tmp_path / "cache")
-    assert done.stdout.splitlines()[-1] == f"wrote the class archive {archive}"
-    again = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
-    assert (again.returncode, again.stdout) == (0, f"the class archive is there: {archive}\n")
-    off = subprocess.run(command, capture_output=True, text=True, env={**env, MODE_ENV: "off"}, timeout=120)
-    assert (off.returncode, off.stdout) == (0, f"no class archive: {MODE_ENV}=off\n")
