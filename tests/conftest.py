@@ -31,11 +31,19 @@ SPREAD = frozenset(
 )
 
 
+#: The JVM options of every driver the suite starts (``SPARK_SUBMIT_OPTS``, unless already set).
+#: Its drivers live for seconds, where C2's compiling takes a core of two and pays back nothing:
+#: C1 alone took tests/recovery/test_recovery.py with the processor and harness tests from 404 s
+#: to 262 s (``-n 3``, same tree). Speed is measured by the benchmarks, with the default JIT.
+SUITE_DRIVER_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Before the first test (in the controller only): ``sparkkit warm-up``, so that every driver
-    the suite starts, in any worker, starts from the class archive, and none writes one as it
-    exits (``SPARKKIT_CLASS_ARCHIVE=use`` for the rest of the run). The tests of the archive
-    itself use caches of their own."""
+    """Before the first test (in the controller only): :data:`SUITE_DRIVER_JAVA_OPTIONS`, then
+    ``sparkkit warm-up``, so that every driver the suite starts, in any worker, starts from the
+    class archive, and none writes one as it exits (``SPARKKIT_CLASS_ARCHIVE=use`` for the rest
+    of the run). The tests of the archive itself use caches of their own."""
+    os.environ.setdefault("SPARK_SUBMIT_OPTS", SUITE_DRIVER_JAVA_OPTIONS)
     if hasattr(config, "workerinput") or os.environ.get(CLASS_ARCHIVE_ENV, "auto") != "auto":
         return
     from tests.processes import ROOT, driver_env
