@@ -55,13 +55,7 @@ from sparkkit.output import BatchWriter
 from sparkkit.pipeline import Pipeline, QuerySpec, StreamSpec, default_pipeline, load_pipeline
 from sparkkit.progress import BatchObserver, RunStats, reset_stats
 from sparkkit.sample import Reservoir
-from sparkkit.session import (
-    DRIVER_EXIT_WAIT_SECONDS,
-    build_spark_session,
-    driver_exit_error,
-    driver_exit_status,
-    stop_session,
-)
+from sparkkit.session import build_spark_session, driver_exit_error, failing_with_driver_exit, stop_session
 from sparkkit.sinks import MemorySink
 from sparkkit.sinks.base import quoted
 from sparkkit.sources import SourceContext
@@ -510,6 +504,10 @@ def check_output_mode(spark: SparkSession, df: DataFrame, spec: QuerySpec) -> No
         raise QueryRefusedError(f"query {spec.name}: {first_line(exc)}") from None
 
 
+def _raise_driver_exit(status: int) -> None:
+    raise driver_exit_error(status) from None
+
+
 def print_summary(processor: Processor, out: Any = sys.stdout, rows: int = 20) -> None:
     """Every query's final answer (the rows of its view, or what it wrote) and each stream's archive."""
     for spec in processor.pipeline.queries.values():
@@ -596,13 +594,8 @@ def run_pipeline(
             before_stop=_asking(prepared.root, pipeline.name, ask, out),
         )
         view.stop()
-        try:
+        with failing_with_driver_exit(spark, _raise_driver_exit):
             print_summary(processor, out)  # reads the archive through Spark
-        except Exception:
-            status = driver_exit_status(spark, DRIVER_EXIT_WAIT_SECONDS)
-            if status is None:
-                raise
-            raise driver_exit_error(status) from None
     finally:
         view.stop()
         withdraw(endpoint, state_dir / ENDPOINT_FILE)

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -175,16 +175,9 @@ class _BrokenConnectionFilter(logging.Filter):
     broke: the JVM exited, which the run reports in one line (:func:`driver_exit_error`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from py4j.protocol import Py4JNetworkError
-
         if not (record.name.startswith("py4j") or f"{os.sep}py4j{os.sep}" in record.pathname):
             return True  # py4j also logs through the root logger (``logging.exception``)
-        error = record.exc_info[1] if record.exc_info else None
-        while error is not None:
-            if isinstance(error, Py4JNetworkError | ConnectionError):
-                return False
-            error = error.__cause__ or error.__context__
-        return True
+        return not broke_connection(record.exc_info[1] if record.exc_info else None)
 
 
 def _quiet_broken_connections() -> None:
@@ -237,15 +230,38 @@ def driver_exit_error(status: int) -> JobFailedError:
     )
 
 
+def broke_connection(exc: BaseException | None) -> bool:
+    """Did a py4j call fail because its connection to the driver JVM broke (the JVM exited)?
+    The cause chain is asked too: PySpark and sparkkit wrap the error py4j raised."""
+    from py4j.protocol import Py4JNetworkError
+
+    while exc is not None:
+        if isinstance(exc, Py4JNetworkError | ConnectionError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+@contextlib.contextmanager
+def failing_with_driver_exit(spark: SparkSession, exited: Callable[[int], None]) -> Iterator[None]:
+    """Run the block; if it raises and the driver JVM exits (waiting up to
+    :data:`DRIVER_EXIT_WAIT_SECONDS` for that), call ``exited`` with the JVM's exit status instead
+    of raising: a call that failed as the JVM went fails with the exit, not on its own."""
+    try:
+        yield
+    except Exception:
+        status = driver_exit_status(spark, DRIVER_EXIT_WAIT_SECONDS)
+        if status is None:
+            raise
+        exited(status)
+
+
 def stop_session(spark: SparkSession) -> None:
     """Stop a session this process built; nothing to stop when its driver JVM has exited (a call
     failing while it exits is not an error of the session's)."""
-    try:
+    with failing_with_driver_exit(spark, lambda status: None):
         if driver_exit_status(spark) is None:
             spark.stop()
-    except Exception:
-        if driver_exit_status(spark, DRIVER_EXIT_WAIT_SECONDS) is None:
-            raise
 
 
 def read_spark_defaults(path: Path) -> dict[str, str]:

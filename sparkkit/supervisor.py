@@ -32,7 +32,13 @@ from typing import TYPE_CHECKING, Any
 
 from sparkkit.errors import JobFailedError, SparkkitError
 from sparkkit.progress import BatchObserver, DStreamProgress, RunStats, StructuredProgress, stats_for
-from sparkkit.session import DRIVER_EXIT_WAIT_SECONDS, driver_exit_error, driver_exit_status
+from sparkkit.session import (
+    DRIVER_EXIT_WAIT_SECONDS,
+    broke_connection,
+    driver_exit_error,
+    driver_exit_status,
+    failing_with_driver_exit,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -608,13 +614,8 @@ class Supervisor:
                 self._driver_failed(status)  # killed with its process group, say
             if self.cleanup is not None:
                 cleanup, self.cleanup = self.cleanup, None
-                try:
+                with failing_with_driver_exit(self.spark, self._driver_failed):
                     cleanup()
-                except Exception:
-                    status = driver_exit_status(self.spark, DRIVER_EXIT_WAIT_SECONDS)
-                    if status is None:
-                        raise
-                    self._driver_failed(status)
             self._stopped = True
         if threading.current_thread() is threading.main_thread():
             self._restore_handler()  # else wait() restores it, on the main thread
@@ -622,7 +623,7 @@ class Supervisor:
     def _failure_of(self, query: Query, exc: BaseException) -> JobFailedError:
         """What a query's end with ``exc`` is reported as: the driver JVM's exit when it went
         (killed, out of memory, its shutdown hooks stopping the queries), else the query's error."""
-        status = driver_exit_status(self.spark, DRIVER_EXIT_WAIT_SECONDS if _lost_driver(exc) else 1.0)
+        status = driver_exit_status(self.spark, DRIVER_EXIT_WAIT_SECONDS if broke_connection(exc) else 1.0)
         if status is not None:
             return driver_exit_error(status)
         return JobFailedError(f"{query.name} failed: {first_line(exc)}")
@@ -637,13 +638,6 @@ class Supervisor:
 
     def _driver_exited(self) -> bool:
         return driver_exit_status(self.spark) is not None
-
-
-def _lost_driver(exc: BaseException) -> bool:
-    """Did a py4j call fail because the connection to the driver JVM broke?"""
-    from py4j.protocol import Py4JNetworkError
-
-    return isinstance(exc, Py4JNetworkError | ConnectionError)
 
 
 def _drain(query: StructuredQuery, deadline: float, unstopped: list[str]) -> None:
