@@ -398,7 +398,7 @@ def test_offsets_reads_and_deliveries_fail_in_one_line_after_broker_timeout(
             f"Kafka broker {broker.bootstrap} did not answer for 3s (brokerTimeout) while "
         )
         assert f"while {doing[name]} (client {client}: " in text, text
-        assert 3 <= seconds < 10, (name, seconds)
+        assert 2.99 <= seconds < 10, (name, seconds)  # kafka-python's timer can fire 1 ms early
 
 
 # -- a broker stopped and started again, its records kept (tansu's s3:// storage) --------------
