@@ -587,7 +587,8 @@ def startup_section(results: dict[str, Any]) -> list[str]:
         "without the driver's class archive (`SPARKKIT_CLASS_ARCHIVE=off`: the launcher gets sparkkit's "
         "configuration the same way, the JVM no archive), "
         "from the archive `sparkkit warm-up` wrote, and from the archive with the JIT at C1 only "
-        "(`-XX:TieredStopAtLevel=1` in `spark.driver.extraJavaOptions`: a trade, not a default).",
+        "(`-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m` in `spark.driver.extraJavaOptions`: "
+        "a trade, not a default).",
         "",
         "| job | command | " + " | ".join(f"{s}: median s (runs)" for s in settings) + " |",
         "| --- | --- | " + " | ".join("---" for _ in settings) + " |",

@@ -35,7 +35,7 @@ TIMEOUT_S = 120.0
 SETTINGS = {
     "no class archive": ("off", ""),
     "class archive": ("use", ""),
-    "class archive, C1 JIT only": ("use", "-XX:TieredStopAtLevel=1"),
+    "class archive, C1 JIT only": ("use", "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"),
 }
 #: name -> the job's arguments after ``sparkkit run``.
 CASES = {

@@ -35,7 +35,10 @@ SPREAD = frozenset(
 #: Its drivers live for seconds, where C2's compiling takes a core of two and pays back nothing:
 #: C1 alone took tests/recovery/test_recovery.py with the processor and harness tests from 404 s
 #: to 262 s (``-n 3``, same tree). Speed is measured by the benchmarks, with the default JIT.
-SUITE_DRIVER_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
+#: C1 alone also shrinks HotSpot's code cache from 240 MB to 48 MB, which a worker's session
+#: filled after minutes of queries ("Out of space in CodeCache for adapters" stopped its
+#: SparkContext): hence the size.
+SUITE_DRIVER_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
 
 
 def pytest_configure(config: pytest.Config) -> None:
