@@ -563,6 +563,10 @@ def end_to_end_section(results: dict[str, Any]) -> list[str]:
 def startup_section(results: dict[str, Any]) -> list[str]:
     cases = results["cases"]
     settings = list(results.get("settings") or {"": {}})
+    c1_options = next(
+        (s.get("java_options") for s in (results.get("settings") or {}).values() if s.get("java_options")),
+        "-XX:TieredStopAtLevel=1",
+    )
     jobs = list(dict.fromkeys(c.get("job", name) for name, c in cases.items()))
 
     def case(job: str, setting: str) -> dict[str, Any] | None:
@@ -587,8 +591,7 @@ def startup_section(results: dict[str, Any]) -> list[str]:
         "without the driver's class archive (`SPARKKIT_CLASS_ARCHIVE=off`: the launcher gets sparkkit's "
         "configuration the same way, the JVM no archive), "
         "from the archive `sparkkit warm-up` wrote, and from the archive with the JIT at C1 only "
-        "(`-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m` in `spark.driver.extraJavaOptions`: "
-        "a trade, not a default).",
+        f"(`{c1_options}` in `spark.driver.extraJavaOptions`: a trade, not a default).",
         "",
         "| job | command | " + " | ".join(f"{s}: median s (runs)" for s in settings) + " |",
         "| --- | --- | " + " | ".join("---" for _ in settings) + " |",

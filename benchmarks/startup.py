@@ -7,7 +7,8 @@ as it arrives): the SparkSession up, the query started, each batch. ``--repeat``
 case, the settings of a case interleaved run by run (the machine's noise falls on all alike);
 the median is reported. Settings: without the class archive (``SPARKKIT_CLASS_ARCHIVE=off``),
 from the archive ``sparkkit warm-up`` wrote (in a cache of the benchmark's own), and from the
-archive with the JIT at C1 only (``-XX:TieredStopAtLevel=1``, a trade measured, not a default).
+archive with the JIT at C1 only (``-XX:TieredStopAtLevel=1`` with the tiered code cache's size,
+a trade measured, not a default).
 Results in ``benchmarks/results/startup.json``.
 """
 

@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sparkkit import __version__
 from sparkkit.checkpoint import CheckpointLayout, Manifest, check_restart, resumed, write_manifest
@@ -504,7 +504,7 @@ def check_output_mode(spark: SparkSession, df: DataFrame, spec: QuerySpec) -> No
         raise QueryRefusedError(f"query {spec.name}: {first_line(exc)}") from None
 
 
-def _raise_driver_exit(status: int) -> None:
+def _raise_driver_exit(status: int) -> NoReturn:
     raise driver_exit_error(status) from None
 
 

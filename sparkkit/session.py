@@ -235,9 +235,11 @@ def broke_connection(exc: BaseException | None) -> bool:
     The cause chain is asked too: PySpark and sparkkit wrap the error py4j raised."""
     from py4j.protocol import Py4JNetworkError
 
-    while exc is not None:
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
         if isinstance(exc, Py4JNetworkError | ConnectionError):
             return True
+        seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return False
 

@@ -622,7 +622,8 @@ class Supervisor:
 
     def _failure_of(self, query: Query, exc: BaseException) -> JobFailedError:
         """What a query's end with ``exc`` is reported as: the driver JVM's exit when it went
-        (killed, out of memory, its shutdown hooks stopping the queries), else the query's error."""
+        (killed, out of memory, its shutdown hooks stopping the queries), else the query's error.
+        A broken connection anywhere in ``exc``'s chain waits longer for the exit to show."""
         status = driver_exit_status(self.spark, DRIVER_EXIT_WAIT_SECONDS if broke_connection(exc) else 1.0)
         if status is not None:
             return driver_exit_error(status)

@@ -33,19 +33,21 @@ SPREAD = frozenset(
 
 #: The JVM options of every driver the suite starts (``SPARK_SUBMIT_OPTS``, unless already set).
 #: Its drivers live for seconds, where C2's compiling takes a core of two and pays back nothing:
-#: C1 alone took tests/recovery/test_recovery.py with the processor and harness tests from 404 s
-#: to 262 s (``-n 3``, same tree). Speed is measured by the benchmarks, with the default JIT.
-#: C1 alone also shrinks HotSpot's code cache from 240 MB to 48 MB, which a worker's session
-#: filled after minutes of queries ("Out of space in CodeCache for adapters" stopped its
-#: SparkContext): hence the size.
+#: C1 alone took tests/recovery/test_recovery.py, tests/processor/test_processor.py and
+#: tests/integration/test_wordcount_harness.py from 404 s to 262 s (``-n 3``, same tree).
+#: Throughput and latency are measured by the benchmarks, with the default JIT. C1 alone also
+#: shrinks HotSpot's code cache from 240 MB to 48 MB, which a worker's session filled after
+#: minutes of queries ("Out of space in CodeCache for adapters" stopped its SparkContext):
+#: hence the size.
 SUITE_DRIVER_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Before the first test (in the controller only): :data:`SUITE_DRIVER_JAVA_OPTIONS`, then
-    ``sparkkit warm-up``, so that every driver the suite starts, in any worker, starts from the
-    class archive, and none writes one as it exits (``SPARKKIT_CLASS_ARCHIVE=use`` for the rest
-    of the run). The tests of the archive itself use caches of their own."""
+    """Before the first test: :data:`SUITE_DRIVER_JAVA_OPTIONS` (workers inherit it); then, in
+    the controller only, ``sparkkit warm-up``, so that every driver the suite starts, in any
+    worker, starts from the class archive, and none writes one as it exits
+    (``SPARKKIT_CLASS_ARCHIVE=use`` for the rest of the run). The tests of the archive itself use
+    caches of their own."""
     os.environ.setdefault("SPARK_SUBMIT_OPTS", SUITE_DRIVER_JAVA_OPTIONS)
     if hasattr(config, "workerinput") or os.environ.get(CLASS_ARCHIVE_ENV, "auto") != "auto":
         return

@@ -1,7 +1,7 @@
 """The driver's class archive with real drivers: ``sparkkit warm-up`` writes it, the next driver
 starts from it (HotSpot says so).
 
-Each test has a cache directory of its own (``XDG_CACHE_HOME``) and ``SPARKKIT_CLASS_ARCHIVE=auto``,
+The test has a cache directory of its own (``XDG_CACHE_HOME``) and ``SPARKKIT_CLASS_ARCHIVE=auto``,
 so it starts with no archive whatever the suite's warm-up wrote.
 """
 
@@ -63,8 +63,9 @@ def jvm_of(pid: int) -> int:
 
 
 def test_warm_up_writes_the_archive_once_and_the_next_driver_starts_from_it(tmp_path: Path) -> None:
-    """One archive dump for all the claims (each costs a driver and ~180 MB written): a plain
-    run's write at its exit is the same ``finish_training``, tested with a real JVM in the unit tests."""
+    """One archive dump for all the claims (each costs a driver and ~180 MB written). A plain
+    run writes at its exit through ``finish_training`` too (registered with ``atexit``); the unit
+    tests finish a real, small JVM's archive the same way."""
     cache, inputs = tmp_path / "cache", tmp_path / "in"
     inputs.mkdir()
     (inputs / "words.txt").write_text("\n".join(LINES) + "\n", encoding="utf-8")

@@ -130,7 +130,8 @@ def read_topic(bootstrap: str, topic: str, enough: Callable[[list[Any]], bool], 
 
 def topic_records(bootstrap: str, topic: str) -> list[Any]:
     """(key, JSON value) of every record ``topic`` holds now, to its true end offsets (sparkkit's
-    probe sees the tail of a partition's last batch, which the broker's end offset leaves out)."""
+    probe sees the tail of a partition's last batch, which the broker's end offset leaves out;
+    tests/integration/test_kafka_end_offsets.py checks that probe against what was produced)."""
     client = ClientConfig(bootstrap)
     begin, end = fetch_offsets(client, [topic])
     out: list[Any] = []

@@ -162,7 +162,7 @@ def as_tuples(records: list[dict[str, Any]], columns: list[str]) -> Counter[tupl
 def last_run_batch(query: StreamingQuery) -> int:
     """The id of the query's last batch run. Not ``lastProgress``: while a query idles, Spark
     adds a report to it every ``noDataProgressEventInterval`` that carries the next batch's id,
-    and no listener hears of it."""
+    and listeners get ``onQueryIdle`` for it, not its progress."""
     return max(p["batchId"] for p in query.recentProgress if "addBatch" in p["durationMs"])
 
 

@@ -398,7 +398,8 @@ def test_offsets_reads_and_deliveries_fail_in_one_line_after_broker_timeout(
             f"Kafka broker {broker.bootstrap} did not answer for 3s (brokerTimeout) while "
         )
         assert f"while {doing[name]} (client {client}: " in text, text
-        assert 2.99 <= seconds < 10, (name, seconds)  # kafka-python's timer can fire 1 ms early
+        early = 0.01 if (client, name) == ("kafka-python", "send") else 0.0  # its timer: 2999 ms
+        assert 3 - early <= seconds < 10, (name, seconds)
 
 
 # -- a broker stopped and started again, its records kept (tansu's s3:// storage) --------------
