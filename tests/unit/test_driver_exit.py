@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
+from subprocess import PIPE
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,6 +19,15 @@ from sparkkit.session import broke_connection, failing_with_driver_exit
 
 def session_of(proc: subprocess.Popen[bytes]) -> Any:
     return SimpleNamespace(sparkContext=SimpleNamespace(_gateway=SimpleNamespace(proc=proc)))
+
+
+@pytest.fixture
+def jvm() -> Iterator[subprocess.Popen[bytes]]:
+    """A process that runs until its stdin is closed, then exits 143 (as a JVM after SIGTERM)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read(); sys.exit(143)"], stdin=PIPE)
+    yield proc
+    proc.kill()
+    proc.wait()
 
 
 def test_a_broken_connection_is_found_anywhere_in_the_chain() -> None:
@@ -41,36 +52,31 @@ def test_a_broken_connection_is_found_anywhere_in_the_chain() -> None:
     assert not broke_connection(looped)
 
 
-def test_a_failure_while_the_jvm_exits_is_the_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failure_while_the_jvm_exits_is_the_exit(
+    jvm: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sparkkit.session, "DRIVER_EXIT_WAIT_SECONDS", 30.0)
-    jvm = subprocess.Popen([sys.executable, "-c", "import time, sys; time.sleep(0.5); sys.exit(143)"])
     exits: list[int] = []
     with failing_with_driver_exit(session_of(jvm), exits.append):
+        assert jvm.stdin is not None
+        jvm.stdin.close()  # the JVM begins to exit as the call fails: the exit comes after
         raise Py4JNetworkError("Error while sending or receiving")
-    assert exits == [143]  # waited for the exit that came 0.5 s later
+    assert exits == [143]
 
 
-def test_a_failure_while_the_jvm_runs_is_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failure_while_the_jvm_runs_is_raised(
+    jvm: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sparkkit.session, "DRIVER_EXIT_WAIT_SECONDS", 0.2)
-    jvm = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     exits: list[int] = []
-    try:
-        session = session_of(jvm)
-        with pytest.raises(ValueError, match="a bug"), failing_with_driver_exit(session, exits.append):
-            raise ValueError("a bug")
-    finally:
-        jvm.kill()
-        jvm.wait()
+    with pytest.raises(ValueError, match="a bug"), failing_with_driver_exit(session_of(jvm), exits.append):
+        raise ValueError("a bug")
     assert exits == []
+    assert jvm.poll() is None
 
 
-def test_no_failure_no_wait() -> None:
-    jvm = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+def test_no_failure_no_wait(jvm: subprocess.Popen[bytes]) -> None:
     exits: list[int] = []
-    try:
-        with failing_with_driver_exit(session_of(jvm), exits.append):
-            pass
-    finally:
-        jvm.kill()
-        jvm.wait()
+    with failing_with_driver_exit(session_of(jvm), exits.append):
+        pass
     assert exits == []
